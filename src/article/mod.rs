@@ -1,0 +1,161 @@
+//! The `Article`: one news item as newswatch understands it, independent of the feed format
+//! it arrived in: a stable identity, a canonical link, plain text and dates.
+
+mod canonical;
+mod text;
+
+pub use canonical::canonical_url;
+pub use text::{clean_line, html_to_text, truncate_chars};
+
+use chrono::{DateTime, Utc};
+
+use crate::rules::ArticleView;
+
+/// Bounds on the text kept per article, in characters: feeds are untrusted input.
+pub const MAX_TITLE_CHARS: usize = 1_000;
+pub const MAX_SUMMARY_CHARS: usize = 20_000;
+pub const MAX_CONTENT_CHARS: usize = 100_000;
+pub const MAX_LIST_ITEMS: usize = 50;
+
+/// One news item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Article {
+    /// Stable across polls and feeds: the GUID (scoped by site unless it is a URL), else the
+    /// canonical link, else a hash of the content.
+    pub identity: String,
+    /// The link as published (absolute http(s) URL), for people to click.
+    pub link: Option<String>,
+    pub title: String,
+    /// Plain text.
+    pub summary: String,
+    /// Plain text.
+    pub content: String,
+    pub authors: Vec<String>,
+    pub categories: Vec<String>,
+    /// When it was published (or last updated, when that is all the feed says).
+    pub published: Option<DateTime<Utc>>,
+    /// Declared language of the entry or its feed.
+    pub lang: Option<String>,
+}
+
+impl Article {
+    /// The article as the matcher sees it; `feeds` are the names and tags of its feed(s).
+    pub fn view<'a>(&'a self, feeds: &'a [String]) -> ArticleView<'a> {
+        ArticleView {
+            title: &self.title,
+            summary: &self.summary,
+            content: &self.content,
+            authors: &self.authors,
+            categories: &self.categories,
+            link: self.link.as_deref(),
+            feeds,
+            lang: self.lang.as_deref(),
+        }
+    }
+}
+
+/// The identity of an entry.
+///
+/// A GUID that is a URL is canonicalised like a link, so the same story reached with different
+/// tracking parameters is one article. Any other GUID (`12345`, `tag:…`) is only unique within
+/// its publisher, so it is scoped by the host of the entry's link (or of the feed when there
+/// is no link). Without a GUID the canonical link is the identity; without either, a hash of
+/// the title and text within the feed.
+pub fn identity(
+    guid: Option<&str>,
+    link: Option<&str>,
+    feed_url: &str,
+    title: &str,
+    text: &str,
+) -> String {
+    let guid = guid.map(str::trim).filter(|g| !g.is_empty());
+    if let Some(guid) = guid {
+        if let Some(url) = canonical_url(guid) {
+            return format!("url:{url}");
+        }
+        let scope = link
+            .and_then(host_of)
+            .or_else(|| host_of(feed_url))
+            .unwrap_or_default();
+        return format!("guid:{scope}:{}", truncate_chars(guid, 500));
+    }
+    if let Some(url) = link.and_then(canonical_url) {
+        return format!("url:{url}");
+    }
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(feed_url.as_bytes());
+    hasher.update([0]);
+    hasher.update(title.as_bytes());
+    hasher.update([0]);
+    hasher.update(text.as_bytes());
+    let digest = hasher.finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("hash:{hex}")
+}
+
+fn host_of(link: &str) -> Option<String> {
+    let url = url::Url::parse(link).ok()?;
+    url.host_str()
+        .map(|h| h.trim_start_matches("www.").to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_guids_are_canonical_links() {
+        let a = identity(
+            Some("https://Example.org/a?utm_source=x#top"),
+            None,
+            "https://f",
+            "t",
+            "",
+        );
+        let b = identity(
+            None,
+            Some("https://example.org/a"),
+            "https://g",
+            "other",
+            "",
+        );
+        assert_eq!(a, "url:https://example.org/a");
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn opaque_guids_are_scoped_by_site() {
+        let a = identity(
+            Some("12345"),
+            Some("https://a.example/x"),
+            "https://feed",
+            "",
+            "",
+        );
+        let b = identity(
+            Some("12345"),
+            Some("https://b.example/y"),
+            "https://feed",
+            "",
+            "",
+        );
+        let c = identity(
+            Some("12345"),
+            Some("https://www.a.example/z"),
+            "https://other",
+            "",
+            "",
+        );
+        assert_ne!(a, b);
+        assert_eq!(a, c);
+    }
+
+    #[test]
+    fn without_guid_or_link_the_content_decides() {
+        let a = identity(None, None, "https://f", "Title", "Text");
+        assert_eq!(a, identity(None, None, "https://f", "Title", "Text"));
+        assert_ne!(a, identity(None, None, "https://f", "Title 2", "Text"));
+        assert!(a.starts_with("hash:"));
+    }
+}

@@ -1,0 +1,102 @@
+//! `newswatch feeds`: every feed's health at a glance.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use newswatch::store::{FeedRow, Store};
+
+use super::{EXIT_FAILURE, format_time, load_config};
+
+#[derive(Serialize)]
+struct JsonFeed<'a> {
+    name: &'a str,
+    url: &'a str,
+    active: bool,
+    status: String,
+    last_error: Option<&'a str>,
+    last_poll: Option<i64>,
+    next_poll: Option<i64>,
+    consecutive_errors: i64,
+    articles: i64,
+    last_new_article: Option<i64>,
+}
+
+fn status(feed: &FeedRow) -> String {
+    match feed.last_status.as_deref() {
+        None => "never polled".to_string(),
+        Some("error") => format!("error: {}", feed.last_error.as_deref().unwrap_or("unknown")),
+        Some(other) => other.replace('_', " "),
+    }
+}
+
+pub async fn run(config_path: &Path, json: bool) -> ExitCode {
+    let config = match load_config(config_path) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let store = match Store::open(&config.database.url).await {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let configured: Vec<&str> = config.feeds().map(|f| f.name()).collect();
+    let rows = match store.feeds().await {
+        Ok(rows) => rows,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let mut shown: Vec<&FeedRow> = rows
+        .iter()
+        .filter(|r| configured.contains(&r.name.as_str()))
+        .collect();
+    shown.sort_by_key(|r| configured.iter().position(|n| *n == r.name));
+    if json {
+        for feed in shown {
+            let line = JsonFeed {
+                name: &feed.name,
+                url: &feed.url,
+                active: feed.active,
+                status: status(feed),
+                last_error: feed.last_error.as_deref(),
+                last_poll: feed.last_poll_at,
+                next_poll: (feed.next_poll_at > 0).then_some(feed.next_poll_at),
+                consecutive_errors: feed.consecutive_errors,
+                articles: feed.articles,
+                last_new_article: feed.last_new_article_at,
+            };
+            if let Ok(text) = serde_json::to_string(&line) {
+                println!("{text}");
+            }
+        }
+    } else {
+        println!(
+            "{:<28} {:<40} {:<23} {:<23} {:>6} {:>8} {:<23} URL",
+            "NAME", "STATUS", "LAST POLL", "NEXT POLL", "ERRORS", "ARTICLES", "LAST NEW"
+        );
+        for feed in shown {
+            let mut status = status(feed);
+            if status.chars().count() > 40 {
+                status = format!("{}…", status.chars().take(39).collect::<String>());
+            }
+            println!(
+                "{:<28} {:<40} {:<23} {:<23} {:>6} {:>8} {:<23} {}",
+                feed.name,
+                status,
+                format_time(feed.last_poll_at),
+                format_time((feed.next_poll_at > 0).then_some(feed.next_poll_at)),
+                feed.consecutive_errors,
+                feed.articles,
+                format_time(feed.last_new_article_at),
+                feed.url
+            );
+        }
+    }
+    store.close().await;
+    ExitCode::SUCCESS
+}

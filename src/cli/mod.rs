@@ -1,0 +1,90 @@
+//! Command-line arguments and the dispatch to each subcommand.
+
+mod check;
+mod feeds;
+mod service;
+mod test_rule;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use newswatch::config::Config;
+
+/// Exit code for a configuration that cannot be used.
+pub const EXIT_CONFIG: u8 = 2;
+/// Exit code for a failure while running (database unusable, …).
+pub const EXIT_FAILURE: u8 = 1;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "newswatch",
+    version,
+    about = "Watches news feeds and emails an alert for every article matching your rules."
+)]
+pub struct Args {
+    /// The configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "NEWSWATCH_CONFIG",
+        default_value = "config.toml"
+    )]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: poll feeds on their intervals and deliver alerts until SIGTERM or SIGINT.
+    Run,
+    /// Poll every feed once, ingest, match, deliver the alerts that are due, and exit.
+    Once,
+    /// Validate the configuration and compile every watch; print every problem found.
+    Check,
+    /// Show which watches match the articles of feed files or URLs, and why (no database, no mail).
+    TestRule(test_rule::TestRuleArgs),
+    /// Show every feed's polling status.
+    Feeds {
+        /// One JSON object per feed and line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl Command {
+    /// Commands that run the pipeline and log their progress by default.
+    pub fn is_service(&self) -> bool {
+        matches!(self, Command::Run | Command::Once)
+    }
+}
+
+pub async fn run(args: Args) -> ExitCode {
+    match &args.command {
+        Command::Check => check::run(&args.config),
+        Command::TestRule(test) => test_rule::run(&args.config, test).await,
+        Command::Run => service::run(&args.config).await,
+        Command::Once => service::once(&args.config).await,
+        Command::Feeds { json } => feeds::run(&args.config, *json).await,
+    }
+}
+
+/// Loads the configuration or prints why it cannot be used.
+fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|errors| {
+        eprintln!("{errors}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+/// Formats a unix time for people: `2026-11-27 12:05:09 UTC`.
+fn format_time(timestamp: Option<i64>) -> String {
+    timestamp
+        .and_then(|t| chrono::DateTime::<chrono::Utc>::from_timestamp(t, 0))
+        .map_or_else(
+            || "-".to_string(),
+            |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        )
+}

@@ -1,0 +1,262 @@
+//! `newswatch test-rule`: run the watches over feed files or URLs and show, per article, what
+//! matched and why. No database, no mail: a config with only `[lists]` and `[[watch]]` works.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Args;
+use serde::Serialize;
+
+use newswatch::config::Config;
+use newswatch::feed::{self, FetchRequest, FetchSettings, Fetcher, PolledContent};
+use newswatch::rules::{Hit, WatchSet};
+
+use super::{EXIT_CONFIG, EXIT_FAILURE, load_config};
+
+#[derive(Debug, Args)]
+pub struct TestRuleArgs {
+    /// Only these watches (repeatable).
+    #[arg(long = "watch", value_name = "NAME")]
+    pub watches: Vec<String>,
+    /// One JSON object per article and line, matching or not.
+    #[arg(long)]
+    pub json: bool,
+    /// Also list articles that match no watch (human output).
+    #[arg(long)]
+    pub all: bool,
+    /// Feed files, or http(s) URLs of feeds.
+    #[arg(required = true, value_name = "SOURCE")]
+    pub sources: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct JsonMatch<'a> {
+    watch: &'a str,
+    /// The article's words that matched, as written, once each.
+    terms: Vec<&'a str>,
+    /// Every piece of evidence: clause, field, words, offsets.
+    hits: &'a [Hit],
+}
+
+#[derive(Serialize)]
+struct JsonArticle<'a> {
+    source: &'a str,
+    link: Option<&'a str>,
+    title: &'a str,
+    published: Option<String>,
+    matches: Vec<JsonMatch<'a>>,
+}
+
+pub async fn run(config_path: &Path, args: &TestRuleArgs) -> ExitCode {
+    let config = match load_config(config_path) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let watches = match config.compile_watches() {
+        Ok(watches) => watches,
+        Err(errors) => {
+            for error in errors {
+                eprintln!("{error}\n");
+            }
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let mut selected = Vec::new();
+    for name in &args.watches {
+        match watches.position(name) {
+            Some(index) => selected.push(index),
+            None => {
+                let known: Vec<&str> = (0..watches.len()).map(|i| watches.name(i)).collect();
+                eprintln!(
+                    "error: no watch is named {name:?}; the watches are: {}",
+                    known.join(", ")
+                );
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        }
+    }
+    let fetcher = match Fetcher::new(FetchSettings {
+        timeout: config.polling.timeout.0,
+        max_body: config.polling.max_body.0,
+        user_agent: config.polling.user_agent.clone(),
+    }) {
+        Ok(fetcher) => fetcher,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let mut totals = Totals::default();
+    let mut failed = false;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for source in &args.sources {
+        match load_source(&config, &fetcher, source).await {
+            Ok((parsed, labels)) => {
+                let shown = Shown {
+                    watches: &watches,
+                    selected: &selected,
+                    args,
+                    source,
+                };
+                for article in &parsed.articles {
+                    shown.article(&mut out, article, &labels, &mut totals);
+                }
+            }
+            Err(e) => {
+                failed = true;
+                eprintln!("error: {source}: {e}");
+            }
+        }
+    }
+    if !args.json {
+        let _ = writeln!(
+            out,
+            "{} articles, {} matched ({} watch matches)",
+            totals.articles, totals.matched, totals.matches
+        );
+    }
+    let _ = out.flush();
+    if failed {
+        ExitCode::from(EXIT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+#[derive(Default)]
+struct Totals {
+    articles: usize,
+    matched: usize,
+    matches: usize,
+}
+
+/// Reads a source and the labels (`feed:`) its articles carry: the configured feed's name and
+/// tags when the source is a configured URL, else the feed's title and the source itself.
+async fn load_source(
+    config: &Config,
+    fetcher: &Fetcher,
+    source: &str,
+) -> Result<(feed::ParsedFeed, Vec<String>), String> {
+    let configured = config.feeds().find(|f| f.url() == source);
+    let parsed = if source.starts_with("http://") || source.starts_with("https://") {
+        let request = FetchRequest {
+            url: source.to_string(),
+            ..Default::default()
+        };
+        let lang = configured.and_then(|f| f.lang.as_deref());
+        let polled = feed::poll(fetcher, &request, lang)
+            .await
+            .map_err(|e| e.to_string())?;
+        match polled.content {
+            PolledContent::Feed { feed, .. } => feed,
+            PolledContent::NotModified => return Err("the server answered 304 Not Modified".into()),
+        }
+    } else {
+        let bytes = std::fs::read(source).map_err(|e| format!("cannot read: {e}"))?;
+        let base = std::path::absolute(source)
+            .ok()
+            .and_then(|p| url::Url::from_file_path(p).ok())
+            .map_or_else(|| "file:///".to_string(), |u| u.to_string());
+        feed::parse_bytes(&bytes, None, &base, None).map_err(|e| e.to_string())?
+    };
+    let labels = match configured {
+        Some(feed) => {
+            let mut labels = vec![feed.name().to_string()];
+            labels.extend(feed.tags.iter().cloned());
+            labels
+        }
+        None => parsed
+            .title
+            .iter()
+            .cloned()
+            .chain([source.to_string()])
+            .collect(),
+    };
+    Ok((parsed, labels))
+}
+
+struct Shown<'a> {
+    watches: &'a WatchSet,
+    selected: &'a [usize],
+    args: &'a TestRuleArgs,
+    source: &'a str,
+}
+
+impl Shown<'_> {
+    fn article(
+        &self,
+        out: &mut impl Write,
+        article: &newswatch::article::Article,
+        labels: &[String],
+        totals: &mut Totals,
+    ) {
+        let document = self.watches.analyze(&article.view(labels));
+        let outcome = self.watches.matches(&document);
+        let matches: Vec<_> = outcome
+            .matches
+            .iter()
+            .filter(|m| self.selected.is_empty() || self.selected.contains(&m.watch))
+            .collect();
+        totals.articles += 1;
+        totals.matches += matches.len();
+        totals.matched += usize::from(!matches.is_empty());
+        let published = article.published.map(|p| p.to_rfc3339());
+        if self.args.json {
+            let json = JsonArticle {
+                source: self.source,
+                link: article.link.as_deref(),
+                title: &article.title,
+                published,
+                matches: matches
+                    .iter()
+                    .map(|m| JsonMatch {
+                        watch: self.watches.name(m.watch),
+                        terms: distinct_words(&m.hits),
+                        hits: &m.hits,
+                    })
+                    .collect(),
+            };
+            if let Ok(line) = serde_json::to_string(&json) {
+                let _ = writeln!(out, "{line}");
+            }
+            return;
+        }
+        if matches.is_empty() && !self.args.all {
+            return;
+        }
+        let _ = writeln!(out, "{}", article.title);
+        let _ = writeln!(
+            out,
+            "  {} | {}",
+            article.link.as_deref().unwrap_or("(no link)"),
+            published.as_deref().unwrap_or("undated")
+        );
+        if matches.is_empty() {
+            let _ = writeln!(out, "  no watch matches");
+        }
+        for m in matches {
+            let _ = writeln!(out, "  matches {:?}:", self.watches.name(m.watch));
+            for hit in &m.hits {
+                let field = hit.field.map_or("source", |f| f.name());
+                let _ = writeln!(
+                    out,
+                    "    {:<40} {:?} in {field} at {}",
+                    hit.clause, hit.text, hit.start
+                );
+            }
+        }
+        let _ = writeln!(out);
+    }
+}
+
+fn distinct_words(hits: &[Hit]) -> Vec<&str> {
+    let mut words: Vec<&str> = Vec::new();
+    for hit in hits {
+        if !words.contains(&hit.text.as_str()) {
+            words.push(&hit.text);
+        }
+    }
+    words
+}

@@ -1,0 +1,238 @@
+//! Configuration problems as a person wants to read them: file, line, column, the line itself
+//! with a caret under the spot, what is wrong and how to fix it.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+
+use super::ConfigSource;
+use crate::rules::RuleError;
+
+/// Whether a problem stops the configuration from being used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One problem in the configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub severity: Severity,
+    pub path: PathBuf,
+    /// 1-based line; 0 when the problem is about the file as a whole.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    pub message: String,
+    pub help: String,
+    /// The offending line and the character range to underline in it.
+    snippet: Option<(String, Range<usize>)>,
+}
+
+impl ConfigError {
+    /// A problem reading the file itself.
+    pub fn io(path: &Path, message: String, help: &str) -> Self {
+        Self {
+            severity: Severity::Error,
+            path: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            message,
+            help: help.to_string(),
+            snippet: None,
+        }
+    }
+
+    /// A problem at a byte range of the file.
+    pub fn at(source: &ConfigSource, span: Range<usize>, message: String, help: &str) -> Self {
+        let mut error = Self::io(&source.path, message, help);
+        if span.end > 0 && span.end <= source.text.len() {
+            error.locate(&source.text, span);
+        }
+        error
+    }
+
+    /// A problem with a key found by its table path, e.g. `["polling", "interval"]`.
+    pub fn key(source: &ConfigSource, keys: &[&str], message: String, help: &str) -> Self {
+        let span = find_key(&source.text, keys).unwrap_or(0..0);
+        Self::at(source, span, message, help)
+    }
+
+    /// A syntax or schema error reported by the TOML parser.
+    pub fn from_toml(source: &ConfigSource, error: &toml::de::Error) -> Self {
+        let message = error.message().trim_end().to_string();
+        let help = if message.contains("unknown field") {
+            "remove the key or fix its spelling; the README lists every key"
+        } else if message.contains("missing field") {
+            "add the missing key; the README lists every key"
+        } else {
+            "see the configuration reference in the README"
+        };
+        let span = error.span().unwrap_or(0..0);
+        Self::at(source, span, message, help)
+    }
+
+    /// A problem inside a watch query: `rule.span` is a byte range of the query text.
+    pub fn in_query(source: &ConfigSource, query: &Spanned<String>, rule: &RuleError) -> Self {
+        let message = format!("watch {:?}: {}", rule.watch_name, rule.message);
+        let file_span = query_span_in_file(&source.text, query, rule.span.clone());
+        Self::at(source, file_span, message, &rule.help)
+    }
+
+    /// Marks this problem as a warning.
+    pub fn warning(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
+    }
+
+    fn locate(&mut self, text: &str, span: Range<usize>) {
+        let start = floor_char_boundary(text, span.start);
+        let end = floor_char_boundary(text, span.end.max(span.start));
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        let line_text = text[line_start..line_end].trim_end_matches('\r');
+        self.line = text[..start].matches('\n').count() + 1;
+        let col0 = text[line_start..start].chars().count();
+        self.column = col0 + 1;
+        let underline_end = end.min(line_end).max(start);
+        let width = text[start..underline_end].chars().count().max(1);
+        self.snippet = Some((line_text.to_string(), col0..col0 + width));
+    }
+}
+
+fn floor_char_boundary(text: &str, mut index: usize) -> usize {
+    index = index.min(text.len());
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
+}
+
+/// Maps a byte range inside a query's value to a byte range in the file. Exact when the value is
+/// written literally (no escapes), else the whole string is pointed at.
+fn query_span_in_file(text: &str, query: &Spanned<String>, inner: Range<usize>) -> Range<usize> {
+    let whole = query.span();
+    let Some(raw) = text.get(whole.clone()) else {
+        return whole;
+    };
+    match raw.find(query.get_ref().as_str()) {
+        Some(offset) if !query.get_ref().is_empty() => {
+            let base = whole.start + offset;
+            let end = inner.end.max(inner.start + 1).min(query.get_ref().len());
+            base + inner.start.min(query.get_ref().len())..base + end
+        }
+        _ => whole,
+    }
+}
+
+/// Finds `key` under `[table]` (or a top-level key) and returns the byte range of the key.
+fn find_key(text: &str, keys: &[&str]) -> Option<Range<usize>> {
+    let (table, key) = match keys {
+        [table] => (Some(*table), None),
+        [table, key] => (Some(*table), Some(*key)),
+        _ => return None,
+    };
+    let mut current_table = String::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if let Some(header) = trimmed.strip_prefix('[') {
+            let name = header
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim();
+            current_table = name.to_string();
+            if key.is_none() && Some(name) == table {
+                return Some(offset + indent..offset + indent + trimmed.trim_end().len());
+            }
+        } else if let Some(key) = key
+            && Some(current_table.as_str()) == table
+            && let Some(rest) = trimmed.strip_prefix(key)
+            && rest.trim_start().starts_with('=')
+        {
+            return Some(offset + indent..offset + indent + key.len());
+        }
+        offset += line.len();
+    }
+    None
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        if self.line == 0 {
+            write!(f, "{}: {label}: {}", self.path.display(), self.message)?;
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {label}: {}",
+                self.path.display(),
+                self.line,
+                self.column,
+                self.message
+            )?;
+        }
+        if let Some((line_text, range)) = &self.snippet {
+            let number = self.line.to_string();
+            let pad = " ".repeat(number.len());
+            let caret_pad: String = line_text
+                .chars()
+                .take(range.start)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            write!(
+                f,
+                "\n{pad} |\n{number} | {line_text}\n{pad} | {caret_pad}{}",
+                "^".repeat(range.len())
+            )?;
+        }
+        if !self.help.is_empty() {
+            write!(f, "\n  = help: {}", self.help)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Every problem found in one configuration.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl ConfigErrors {
+    pub fn single(error: ConfigError) -> Self {
+        Self(vec![error])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+                writeln!(f)?;
+            }
+            write!(f, "{error}")?;
+        }
+        let count = self.0.len();
+        if count > 1 {
+            write!(f, "\n\n{count} problems in the configuration")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}

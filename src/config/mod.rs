@@ -1,0 +1,699 @@
+//! The configuration file: its schema, its defaults and its validation.
+//!
+//! Everything a user can get wrong in `config.toml` is caught here, once, before the daemon
+//! starts, and reported with the file, line and key, what is wrong and how to fix it. The rest
+//! of the program receives a [`Config`] it can trust.
+
+mod diagnostic;
+mod values;
+
+pub use diagnostic::{ConfigError, ConfigErrors};
+pub use values::{ByteSize, HumanDuration};
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::rules::{self, ListDefinitions, WatchSet, WatchSource};
+
+/// The whole configuration, as read from the file and checked.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub polling: PollingConfig,
+    #[serde(default)]
+    pub email: EmailConfig,
+    #[serde(default)]
+    pub lists: BTreeMap<String, Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    pub feeds: Vec<Spanned<FeedConfig>>,
+    #[serde(default)]
+    pub watch: Vec<Spanned<WatchConfig>>,
+    /// Where the configuration was read from (for messages and relative paths).
+    #[serde(skip)]
+    pub source: ConfigSource,
+}
+
+/// The file a configuration came from and its text, kept to point at lines in messages.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSource {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://path/to/file.db`; a relative path is relative to the working directory.
+    #[serde(default = "DatabaseConfig::default_url")]
+    pub url: String,
+}
+
+impl DatabaseConfig {
+    fn default_url() -> String {
+        "sqlite://newswatch.db".to_string()
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: Self::default_url(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollingConfig {
+    /// Default interval between two polls of a feed.
+    #[serde(default = "PollingConfig::default_interval")]
+    pub interval: HumanDuration,
+    /// Bound on one whole request, body included.
+    #[serde(default = "PollingConfig::default_timeout")]
+    pub timeout: HumanDuration,
+    /// On a feed's first successful poll, only entries newer than this alert.
+    #[serde(default = "PollingConfig::default_first_poll_window")]
+    pub first_poll_window: HumanDuration,
+    /// Entries older than this never alert.
+    #[serde(default = "PollingConfig::default_max_age")]
+    pub max_age: HumanDuration,
+    /// Largest decoded feed body accepted.
+    #[serde(default = "PollingConfig::default_max_body")]
+    pub max_body: ByteSize,
+    /// Requests in flight at once, over all hosts.
+    #[serde(default = "PollingConfig::default_concurrency")]
+    pub concurrency: usize,
+    /// Requests in flight at once to one host.
+    #[serde(default = "PollingConfig::default_per_host")]
+    pub per_host: usize,
+    /// The User-Agent header sent with every request.
+    #[serde(default = "PollingConfig::default_user_agent")]
+    pub user_agent: String,
+    /// Longest interval a server's caching hints (`<ttl>`, max-age, Expires) may stretch a
+    /// feed's polling to.
+    #[serde(default = "PollingConfig::default_max_interval")]
+    pub max_interval: HumanDuration,
+    /// Longest wait between retries of a failing feed.
+    #[serde(default = "PollingConfig::default_max_backoff")]
+    pub max_backoff: HumanDuration,
+}
+
+impl PollingConfig {
+    fn default_interval() -> HumanDuration {
+        HumanDuration::from_secs(15 * 60)
+    }
+    fn default_timeout() -> HumanDuration {
+        HumanDuration::from_secs(30)
+    }
+    fn default_first_poll_window() -> HumanDuration {
+        HumanDuration::from_secs(24 * 3600)
+    }
+    fn default_max_age() -> HumanDuration {
+        HumanDuration::from_secs(7 * 24 * 3600)
+    }
+    fn default_max_body() -> ByteSize {
+        ByteSize(8 * 1024 * 1024)
+    }
+    fn default_concurrency() -> usize {
+        16
+    }
+    fn default_per_host() -> usize {
+        2
+    }
+    fn default_max_interval() -> HumanDuration {
+        HumanDuration::from_secs(3600)
+    }
+    fn default_max_backoff() -> HumanDuration {
+        HumanDuration::from_secs(24 * 3600)
+    }
+    fn default_user_agent() -> String {
+        concat!(
+            "newswatch/",
+            env!("CARGO_PKG_VERSION"),
+            " (+",
+            env!("CARGO_PKG_REPOSITORY"),
+            ")"
+        )
+        .to_string()
+    }
+}
+
+impl Default for PollingConfig {
+    fn default() -> Self {
+        Self {
+            interval: Self::default_interval(),
+            timeout: Self::default_timeout(),
+            first_poll_window: Self::default_first_poll_window(),
+            max_age: Self::default_max_age(),
+            max_body: Self::default_max_body(),
+            concurrency: Self::default_concurrency(),
+            per_host: Self::default_per_host(),
+            user_agent: Self::default_user_agent(),
+            max_interval: Self::default_max_interval(),
+            max_backoff: Self::default_max_backoff(),
+        }
+    }
+}
+
+/// How alert mail leaves the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// One `.eml` file per alert in `dir`.
+    File,
+    /// An SMTP relay, configured under `[email.smtp]`.
+    Smtp,
+    /// The local MTA's `sendmail` command.
+    Sendmail,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    #[serde(default = "EmailConfig::default_from")]
+    pub from: Spanned<String>,
+    #[serde(default = "EmailConfig::default_transport")]
+    pub transport: Transport,
+    /// Directory for the `file` transport.
+    #[serde(default = "EmailConfig::default_dir")]
+    pub dir: PathBuf,
+    /// The `sendmail` command for the `sendmail` transport.
+    #[serde(default)]
+    pub sendmail_command: Option<String>,
+    #[serde(default)]
+    pub smtp: Option<Spanned<SmtpConfig>>,
+    /// First wait before retrying a failed delivery; doubles (with jitter) up to `retry_max`.
+    #[serde(default = "EmailConfig::default_retry_initial")]
+    pub retry_initial: HumanDuration,
+    #[serde(default = "EmailConfig::default_retry_max")]
+    pub retry_max: HumanDuration,
+    /// An alert still failing this long after it was queued is given up (and stays visible).
+    #[serde(default = "EmailConfig::default_give_up_after")]
+    pub give_up_after: HumanDuration,
+}
+
+impl EmailConfig {
+    fn default_from() -> Spanned<String> {
+        Spanned::new(0..0, "Newswatch <newswatch@localhost>".to_string())
+    }
+    fn default_transport() -> Transport {
+        Transport::File
+    }
+    fn default_dir() -> PathBuf {
+        PathBuf::from("alerts")
+    }
+    fn default_retry_initial() -> HumanDuration {
+        HumanDuration::from_secs(30)
+    }
+    fn default_retry_max() -> HumanDuration {
+        HumanDuration::from_secs(3600)
+    }
+    fn default_give_up_after() -> HumanDuration {
+        HumanDuration::from_secs(3 * 24 * 3600)
+    }
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            from: Self::default_from(),
+            transport: Self::default_transport(),
+            dir: Self::default_dir(),
+            sendmail_command: None,
+            smtp: None,
+            retry_initial: Self::default_retry_initial(),
+            retry_max: Self::default_retry_max(),
+            give_up_after: Self::default_give_up_after(),
+        }
+    }
+}
+
+/// Transport security of the SMTP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS (required, never skipped).
+    Starttls,
+    /// TLS from the first byte ("SMTPS", port 465).
+    Tls,
+    /// No encryption at all: only for a relay on localhost.
+    None,
+}
+
+impl SmtpSecurity {
+    pub fn default_port(self) -> u16 {
+        match self {
+            SmtpSecurity::Starttls => 587,
+            SmtpSecurity::Tls => 465,
+            SmtpSecurity::None => 25,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default = "SmtpConfig::default_security")]
+    pub security: SmtpSecurity,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Name of the environment variable holding the password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// File whose content (trimmed) is the password.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// The password itself; discouraged (`check` warns).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// A PEM file of extra certificate authorities to trust.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Allow AUTH over a connection that is not encrypted.
+    #[serde(default)]
+    pub allow_insecure_auth: bool,
+    #[serde(default = "SmtpConfig::default_timeout")]
+    pub timeout: HumanDuration,
+}
+
+impl SmtpConfig {
+    fn default_security() -> SmtpSecurity {
+        SmtpSecurity::Starttls
+    }
+    fn default_timeout() -> HumanDuration {
+        HumanDuration::from_secs(30)
+    }
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or_else(|| self.security.default_port())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    pub name: Spanned<String>,
+    pub url: Spanned<String>,
+    #[serde(default)]
+    pub interval: Option<HumanDuration>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The feed's language when it does not declare one (`lang:` in queries).
+    #[serde(default)]
+    pub lang: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchConfig {
+    pub name: Spanned<String>,
+    pub query: Spanned<String>,
+    #[serde(default = "WatchConfig::no_recipients")]
+    pub to: Spanned<Vec<Spanned<String>>>,
+}
+
+impl Config {
+    /// Reads, parses and validates the file at `path`, collecting every problem found.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors::single(ConfigError::io(
+                path,
+                format!("cannot read the configuration file: {e}"),
+                "create it (the repository ships a documented config.toml) or pass --config PATH",
+            ))
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses and validates configuration text; `path` is used in messages only.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+        let source = ConfigSource {
+            path: path.to_path_buf(),
+            text: text.to_string(),
+        };
+        let mut config: Config = toml::from_str(text)
+            .map_err(|e| ConfigErrors::single(ConfigError::from_toml(&source, &e)))?;
+        config.source = source;
+        let errors = config.validate();
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    fn error_at(&self, span: std::ops::Range<usize>, message: String, help: &str) -> ConfigError {
+        ConfigError::at(&self.source, span, message, help)
+    }
+
+    fn validate(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        self.validate_polling(&mut errors);
+        self.validate_email(&mut errors);
+        self.validate_lists(&mut errors);
+        self.validate_feeds(&mut errors);
+        self.validate_watches(&mut errors);
+        if let Err(rule_errors) = self.compile_watches() {
+            errors.extend(rule_errors);
+        }
+        errors.sort_by_key(|e| e.line);
+        errors
+    }
+
+    fn validate_polling(&self, errors: &mut Vec<ConfigError>) {
+        let p = &self.polling;
+        let zero_checks = [
+            ("interval", p.interval.0),
+            ("timeout", p.timeout.0),
+            ("first_poll_window", p.first_poll_window.0),
+            ("max_age", p.max_age.0),
+        ];
+        for (key, value) in zero_checks {
+            if value.is_zero() {
+                errors.push(ConfigError::key(
+                    &self.source,
+                    &["polling", key],
+                    format!("[polling] {key} must be greater than zero"),
+                    "use a duration such as \"30s\", \"15m\" or \"24h\"",
+                ));
+            }
+        }
+        if p.concurrency == 0 || p.per_host == 0 {
+            errors.push(ConfigError::key(
+                &self.source,
+                &["polling"],
+                "[polling] concurrency and per_host must be at least 1".to_string(),
+                "the defaults are concurrency = 16 and per_host = 2",
+            ));
+        }
+        if p.max_body.0 < 1024 {
+            errors.push(ConfigError::key(
+                &self.source,
+                &["polling", "max_body"],
+                format!("[polling] max_body = {} bytes is too small", p.max_body.0),
+                "use a size such as \"8MiB\"",
+            ));
+        }
+    }
+
+    fn validate_email(&self, errors: &mut Vec<ConfigError>) {
+        let email = &self.email;
+        if email
+            .from
+            .get_ref()
+            .parse::<lettre::message::Mailbox>()
+            .is_err()
+        {
+            errors.push(self.error_at(
+                email.from.span(),
+                format!(
+                    "[email] from = {:?} is not an email address",
+                    email.from.get_ref()
+                ),
+                "write it as \"Name <user@example.org>\" or \"user@example.org\"",
+            ));
+        }
+        match (email.transport, &email.smtp) {
+            (Transport::Smtp, None) => errors.push(ConfigError::key(
+                &self.source,
+                &["email", "transport"],
+                "[email] transport = \"smtp\" needs an [email.smtp] table".to_string(),
+                "add [email.smtp] with host, port, security and username",
+            )),
+            (_, Some(smtp)) => {
+                let span = smtp.span();
+                let smtp = smtp.get_ref();
+                let sources = [
+                    smtp.password_env.is_some(),
+                    smtp.password_file.is_some(),
+                    smtp.password.is_some(),
+                ];
+                if sources.iter().filter(|s| **s).count() > 1 {
+                    errors.push(self.error_at(
+                        span.clone(),
+                        "[email.smtp] sets more than one of password_env, password_file and password".to_string(),
+                        "keep exactly one; password_env or password_file keep the secret out of this file",
+                    ));
+                }
+                if smtp.username.is_some() && !sources.iter().any(|s| *s) {
+                    errors.push(self.error_at(
+                        span.clone(),
+                        "[email.smtp] has a username but no password source".to_string(),
+                        "add password_env = \"NEWSWATCH_SMTP_PASSWORD\" or password_file = \"/run/secrets/smtp\"",
+                    ));
+                }
+                if smtp.security == SmtpSecurity::None
+                    && smtp.username.is_some()
+                    && !smtp.allow_insecure_auth
+                {
+                    errors.push(self.error_at(
+                        span.clone(),
+                        "[email.smtp] would send the password over an unencrypted connection (security = \"none\")".to_string(),
+                        "use security = \"starttls\" or \"tls\"; for a trusted local relay set allow_insecure_auth = true",
+                    ));
+                }
+                if smtp.host.trim().is_empty() {
+                    errors.push(self.error_at(
+                        span,
+                        "[email.smtp] host is empty".to_string(),
+                        "set host to your SMTP relay, e.g. \"smtp.example.org\"",
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn validate_lists(&self, errors: &mut Vec<ConfigError>) {
+        for (name, items) in &self.lists {
+            if !rules::is_valid_list_name(name) {
+                errors.push(self.error_at(
+                    items.span(),
+                    format!("list name {name:?} cannot be used in a query as @{name}"),
+                    "use letters, digits, '_' and '-' only",
+                ));
+            }
+            if items.get_ref().is_empty() {
+                errors.push(self.error_at(
+                    items.span(),
+                    format!("list {name:?} is empty"),
+                    "give it at least one term, or remove it",
+                ));
+            }
+        }
+    }
+
+    fn validate_feeds(&self, errors: &mut Vec<ConfigError>) {
+        let mut names = HashSet::new();
+        for feed in &self.feeds {
+            let feed = feed.get_ref();
+            let name = feed.name.get_ref();
+            if name.trim().is_empty() {
+                errors.push(self.error_at(
+                    feed.name.span(),
+                    "a feed has an empty name".to_string(),
+                    "every [[feeds]] entry needs a unique name",
+                ));
+            } else if !names.insert(name.clone()) {
+                errors.push(self.error_at(
+                    feed.name.span(),
+                    format!("two feeds are named {name:?}"),
+                    "feed names identify feeds in the database: make them unique",
+                ));
+            }
+            match url::Url::parse(feed.url.get_ref()) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+                Ok(url) => errors.push(self.error_at(
+                    feed.url.span(),
+                    format!(
+                        "feed {name:?}: URL scheme {:?} is not supported",
+                        url.scheme()
+                    ),
+                    "feeds are fetched over http:// or https://",
+                )),
+                Err(e) => errors.push(self.error_at(
+                    feed.url.span(),
+                    format!(
+                        "feed {name:?}: {:?} is not a valid URL ({e})",
+                        feed.url.get_ref()
+                    ),
+                    "write the full address, e.g. \"https://example.org/rss.xml\"",
+                )),
+            }
+            if let Some(interval) = feed.interval
+                && interval.0.is_zero()
+            {
+                errors.push(self.error_at(
+                    feed.name.span(),
+                    format!("feed {name:?}: interval must be greater than zero"),
+                    "use a duration such as \"10m\"",
+                ));
+            }
+        }
+    }
+
+    fn validate_watches(&self, errors: &mut Vec<ConfigError>) {
+        let mut names = HashSet::new();
+        for watch in &self.watch {
+            let watch = watch.get_ref();
+            let name = watch.name.get_ref();
+            if name.trim().is_empty() {
+                errors.push(self.error_at(
+                    watch.name.span(),
+                    "a watch has an empty name".to_string(),
+                    "every [[watch]] needs a unique name; it appears in alert subjects",
+                ));
+            } else if !names.insert(name.clone()) {
+                errors.push(self.error_at(
+                    watch.name.span(),
+                    format!("two watches are named {name:?}"),
+                    "watch names identify alerts in the database: make them unique",
+                ));
+            }
+            for recipient in watch.to.get_ref() {
+                if recipient
+                    .get_ref()
+                    .parse::<lettre::message::Mailbox>()
+                    .is_err()
+                {
+                    errors.push(self.error_at(
+                        recipient.span(),
+                        format!(
+                            "watch {name:?}: recipient {:?} is not an email address",
+                            recipient.get_ref()
+                        ),
+                        "write it as \"user@example.org\" or \"Name <user@example.org>\"",
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Errors that only matter when alerts are to be delivered (`run`, `once`, `check`), not for
+    /// `test-rule`, which accepts a config of only `[lists]` and `[[watch]]`.
+    pub fn delivery_problems(&self) -> ConfigErrors {
+        let mut errors = Vec::new();
+        for watch in &self.watch {
+            let watch = watch.get_ref();
+            if watch.to.get_ref().is_empty() {
+                errors.push(self.error_at(
+                    watch.name.span(),
+                    format!("watch {:?} has no recipients", watch.name.get_ref()),
+                    "add to = [\"analyst@example.org\"]",
+                ));
+            }
+        }
+        ConfigErrors(errors)
+    }
+
+    /// Warnings: legal settings a careful user would want to know about.
+    pub fn warnings(&self) -> Vec<ConfigError> {
+        let mut warnings = Vec::new();
+        if let Some(smtp) = &self.email.smtp
+            && smtp.get_ref().password.is_some()
+        {
+            warnings.push(self.error_at(
+                smtp.span(),
+                "[email.smtp] password is written in the configuration file".to_string(),
+                "prefer password_env or password_file so the secret stays out of this file",
+            ));
+        }
+        warnings
+    }
+
+    /// The named term lists, for the rule compiler.
+    pub fn list_definitions(&self) -> ListDefinitions {
+        self.lists
+            .iter()
+            .map(|(name, items)| {
+                let items = items
+                    .get_ref()
+                    .iter()
+                    .map(|i| i.get_ref().clone())
+                    .collect();
+                (name.clone(), items)
+            })
+            .collect()
+    }
+
+    /// Compiles every watch into one matcher; errors point at the query in the file.
+    pub fn compile_watches(&self) -> Result<WatchSet, Vec<ConfigError>> {
+        let sources: Vec<WatchSource> = self
+            .watch
+            .iter()
+            .map(|w| WatchSource {
+                name: w.get_ref().name.get_ref().clone(),
+                query: w.get_ref().query.get_ref().clone(),
+            })
+            .collect();
+        WatchSet::compile(&sources, &self.list_definitions()).map_err(|rule_errors| {
+            rule_errors
+                .iter()
+                .map(|e| {
+                    let query = &self.watch[e.watch].get_ref().query;
+                    ConfigError::in_query(&self.source, query, e)
+                })
+                .collect()
+        })
+    }
+
+    /// The polling interval of a feed: its own, or the default.
+    pub fn feed_interval(&self, feed: &FeedConfig) -> Duration {
+        feed.interval.unwrap_or(self.polling.interval).0
+    }
+
+    /// The feeds as plain values.
+    pub fn feeds(&self) -> impl Iterator<Item = &FeedConfig> {
+        self.feeds.iter().map(|f| f.get_ref())
+    }
+
+    /// The watches as plain values.
+    pub fn watches(&self) -> impl Iterator<Item = &WatchConfig> {
+        self.watch.iter().map(|w| w.get_ref())
+    }
+
+    /// Resolves a path from the configuration relative to the working directory.
+    pub fn resolve_path(&self, path: &Path) -> PathBuf {
+        path.to_path_buf()
+    }
+}
+
+impl WatchConfig {
+    fn no_recipients() -> Spanned<Vec<Spanned<String>>> {
+        Spanned::new(0..0, Vec::new())
+    }
+
+    pub fn name(&self) -> &str {
+        self.name.get_ref()
+    }
+
+    pub fn recipients(&self) -> Vec<String> {
+        self.to
+            .get_ref()
+            .iter()
+            .map(|r| r.get_ref().clone())
+            .collect()
+    }
+}
+
+impl FeedConfig {
+    pub fn name(&self) -> &str {
+        self.name.get_ref()
+    }
+
+    pub fn url(&self) -> &str {
+        self.url.get_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests;

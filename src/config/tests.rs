@@ -1,0 +1,159 @@
+use std::path::Path;
+
+use super::*;
+
+const VALID: &str = r#"
+[database]
+url = "sqlite://test.db"
+
+[polling]
+interval = "15m"
+timeout = "30s"
+
+[email]
+from = "Newswatch <newswatch@localhost>"
+transport = "file"
+dir = "alerts"
+
+[lists]
+dprk = ["North Korea", "КНДР"]
+russia = ["Russia", "Россия"]
+
+[[feeds]]
+name = "One"
+url = "https://example.org/rss"
+interval = "10m"
+tags = ["en"]
+
+[[watch]]
+name = "W"
+query = "@russia AND @dprk"
+to = ["analyst@example.org"]
+"#;
+
+fn errors_of(text: &str) -> Vec<ConfigError> {
+    Config::parse(Path::new("config.toml"), text)
+        .expect_err("the config should be rejected")
+        .0
+}
+
+#[test]
+fn a_valid_config_parses_with_defaults_filled_in() {
+    let config = Config::parse(Path::new("config.toml"), VALID).unwrap();
+    assert_eq!(config.polling.interval.0, Duration::from_secs(900));
+    assert_eq!(config.polling.max_age.0, Duration::from_secs(7 * 86400));
+    assert_eq!(config.polling.max_body.0, 8 * 1024 * 1024);
+    assert_eq!(config.feeds().count(), 1);
+    assert_eq!(
+        config.feed_interval(config.feeds().next().unwrap()),
+        Duration::from_secs(600)
+    );
+    assert_eq!(config.compile_watches().unwrap().len(), 1);
+    assert!(config.delivery_problems().is_empty());
+}
+
+#[test]
+fn lists_and_watches_alone_are_enough() {
+    let text = "[lists]\na = [\"x\"]\n[[watch]]\nname = \"n\"\nquery = \"@a\"\n";
+    let config = Config::parse(Path::new("c.toml"), text).unwrap();
+    assert_eq!(config.compile_watches().unwrap().len(), 1);
+    assert_eq!(config.delivery_problems().0.len(), 1);
+}
+
+#[test]
+fn unknown_keys_are_named_with_their_line() {
+    let text = VALID.replace("timeout = \"30s\"", "timout = \"30s\"");
+    let errors = errors_of(&text);
+    assert_eq!(errors.len(), 1);
+    let e = &errors[0];
+    assert!(e.message.contains("timout"), "{e}");
+    assert_eq!(e.line, 7, "{e}");
+    assert!(e.to_string().starts_with("config.toml:7:1: error:"), "{e}");
+}
+
+#[test]
+fn bad_durations_point_at_the_value() {
+    let text = VALID.replace("interval = \"15m\"", "interval = \"15 minutos\"");
+    let e = &errors_of(&text)[0];
+    assert_eq!(e.line, 6);
+    assert!(e.message.contains("invalid duration"), "{e}");
+}
+
+#[test]
+fn query_errors_point_into_the_query_with_a_caret() {
+    let text = VALID.replace("@russia AND @dprk", "@russia AND @nkorea");
+    let e = &errors_of(&text)[0];
+    assert_eq!(e.line, 26);
+    assert_eq!(e.column, 22, "{e}");
+    let shown = e.to_string();
+    assert!(
+        shown.contains("watch \"W\": unknown list @nkorea"),
+        "{shown}"
+    );
+    assert!(shown.contains("@dprk, @russia"), "{shown}");
+    assert!(shown.contains("                     ^^^^^^^"), "{shown}");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = VALID
+        .replace("@russia AND @dprk", "(@russia AND @dprk")
+        .replace("analyst@example.org", "not an address")
+        .replace("https://example.org/rss", "ftp://example.org/rss")
+        + "\n[[watch]]\nname = \"W\"\nquery = \"@nothing\"\nto = [\"a@b.c\"]\n";
+    let errors = errors_of(&text);
+    let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+    assert!(
+        messages.iter().any(|m| m.contains("never closed")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("not an email address")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("\"ftp\" is not supported")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("two watches are named")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("unknown list @nothing")),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn smtp_transport_needs_its_table_and_one_password_source() {
+    let text = VALID.replace("transport = \"file\"", "transport = \"smtp\"");
+    let e = &errors_of(&text)[0];
+    assert!(e.message.contains("needs an [email.smtp] table"), "{e}");
+
+    let text = format!(
+        "{VALID}\n[email.smtp]\nhost = \"h\"\nusername = \"u\"\npassword_env = \"A\"\npassword_file = \"/b\"\n"
+    );
+    let e = &errors_of(&text)[0];
+    assert!(e.message.contains("more than one of"), "{e}");
+}
+
+#[test]
+fn a_password_in_the_file_is_a_warning() {
+    let text =
+        format!("{VALID}\n[email.smtp]\nhost = \"h\"\nusername = \"u\"\npassword = \"s3cret\"\n");
+    let config = Config::parse(Path::new("c.toml"), &text).unwrap();
+    let warnings = config.warnings();
+    assert_eq!(warnings.len(), 1);
+    assert!(!warnings[0].to_string().contains("s3cret"));
+}
+
+#[test]
+fn a_missing_file_says_how_to_fix_it() {
+    let e = Config::load(Path::new("/nonexistent/newswatch.toml")).unwrap_err();
+    let shown = e.to_string();
+    assert!(shown.contains("/nonexistent/newswatch.toml"), "{shown}");
+    assert!(shown.contains("--config"), "{shown}");
+}

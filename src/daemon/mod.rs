@@ -1,0 +1,397 @@
+//! Wiring the pipeline together: a scheduler that starts polls when feeds are due, polls that
+//! fetch and ingest within concurrency limits (overall and per host), a notifier that drains
+//! the outbox, and shutdown on a signal that lets the work in hand finish.
+
+pub mod schedule;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use lettre::message::Mailbox;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, error, info, info_span, warn};
+
+use crate::alert::{Mailer, Notifier, RetryPolicy, message_id_domain};
+use crate::config::Config;
+use crate::feed::{self, FetchRequest, FetchSettings, Fetcher, PolledContent};
+use crate::ingest::{AlertWindow, FeedContext, Ingestor, WatchTargets};
+use crate::store::{FeedRow, FeedSpec, PollRecord, Store, StoreError};
+use schedule::Schedule;
+
+/// Why the daemon could not start or go on.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// What a feed is, per the configuration.
+#[derive(Debug, Clone)]
+struct FeedSettings {
+    interval: Duration,
+    /// Name and tags.
+    labels: Vec<String>,
+    lang: Option<String>,
+}
+
+/// What one poll did, for the cycle summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PollSummary {
+    pub ok: bool,
+    pub new_articles: usize,
+    pub alerts_queued: usize,
+}
+
+/// What `once` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CycleReport {
+    pub feeds: usize,
+    pub failed_feeds: usize,
+    pub new_articles: usize,
+    pub alerts_queued: usize,
+    pub alerts_sent: usize,
+    pub alerts_retrying: usize,
+    pub alerts_failed: usize,
+}
+
+/// The running pipeline.
+pub struct Daemon {
+    store: Store,
+    fetcher: Fetcher,
+    ingestor: Ingestor,
+    notifier: Notifier,
+    schedule: Schedule,
+    feeds: HashMap<String, FeedSettings>,
+    global_limit: Arc<Semaphore>,
+    per_host: Mutex<HashMap<String, Arc<Semaphore>>>,
+    per_host_limit: usize,
+    /// Wakes the notifier when an ingest queued alerts.
+    alerts_queued: Notify,
+}
+
+impl Daemon {
+    /// Opens the database, reconciles feeds with the configuration, puts alerts a crash left
+    /// claimed back in the queue, and prepares fetching and delivery.
+    pub async fn start(config: &Config) -> Result<Arc<Daemon>, DaemonError> {
+        let watches = Arc::new(config.compile_watches().map_err(|errors| {
+            DaemonError::Setup(
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        })?);
+        let mailer =
+            Mailer::from_config(&config.email).map_err(|e| DaemonError::Setup(e.to_string()))?;
+        let from: Mailbox = config
+            .email
+            .from
+            .get_ref()
+            .parse()
+            .map_err(|e| DaemonError::Setup(format!("[email] from: {e}")))?;
+        let store = Store::open(&config.database.url).await?;
+        let specs: Vec<FeedSpec> = config
+            .feeds()
+            .map(|f| FeedSpec {
+                name: f.name().to_string(),
+                url: f.url().to_string(),
+            })
+            .collect();
+        store.sync_feeds(&specs).await?;
+        let requeued = store.requeue_claimed().await?;
+        if requeued > 0 {
+            info!(
+                alerts = requeued,
+                "alerts claimed before a crash are queued again"
+            );
+        }
+        let fetcher = Fetcher::new(FetchSettings {
+            timeout: config.polling.timeout.0,
+            max_body: config.polling.max_body.0,
+            user_agent: config.polling.user_agent.clone(),
+        })
+        .map_err(|e| DaemonError::Setup(format!("HTTP client: {e}")))?;
+        let targets = WatchTargets {
+            recipients: config.watches().map(|w| w.recipients()).collect(),
+            message_id_domain: message_id_domain(&from),
+        };
+        let window = AlertWindow {
+            first_poll_window: config.polling.first_poll_window.0,
+            max_age: config.polling.max_age.0,
+        };
+        let feeds = config
+            .feeds()
+            .map(|f| {
+                let mut labels = vec![f.name().to_string()];
+                labels.extend(f.tags.iter().cloned());
+                let settings = FeedSettings {
+                    interval: config.feed_interval(f),
+                    labels,
+                    lang: f.lang.clone(),
+                };
+                (f.name().to_string(), settings)
+            })
+            .collect();
+        Ok(Arc::new(Daemon {
+            notifier: Notifier::new(
+                store.clone(),
+                mailer,
+                from,
+                RetryPolicy::from_config(&config.email),
+            ),
+            ingestor: Ingestor::new(watches, targets, window),
+            store,
+            fetcher,
+            schedule: Schedule {
+                max_interval: config.polling.max_interval.0,
+                max_backoff: config.polling.max_backoff.0,
+            },
+            feeds,
+            global_limit: Arc::new(Semaphore::new(config.polling.concurrency)),
+            per_host: Mutex::new(HashMap::new()),
+            per_host_limit: config.polling.per_host,
+            alerts_queued: Notify::new(),
+        }))
+    }
+
+    /// The database, for commands that read it.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// One full cycle: every active feed polled once, then every due alert delivered.
+    pub async fn once(
+        self: &Arc<Self>,
+        shutdown: &CancellationToken,
+    ) -> Result<CycleReport, DaemonError> {
+        let feeds: Vec<FeedRow> = self
+            .store
+            .feeds()
+            .await?
+            .into_iter()
+            .filter(|f| f.active)
+            .collect();
+        let mut report = CycleReport {
+            feeds: feeds.len(),
+            ..Default::default()
+        };
+        let mut polls = JoinSet::new();
+        for feed in feeds {
+            let daemon = Arc::clone(self);
+            let shutdown = shutdown.clone();
+            polls.spawn(async move { daemon.poll_feed(feed, &shutdown).await });
+        }
+        while let Some(joined) = polls.join_next().await {
+            match joined {
+                Ok(Ok(summary)) => {
+                    report.failed_feeds += usize::from(!summary.ok);
+                    report.new_articles += summary.new_articles;
+                    report.alerts_queued += summary.alerts_queued;
+                }
+                Ok(Err(e)) => return Err(e.into()),
+                Err(e) => return Err(DaemonError::Setup(format!("poll task failed: {e}"))),
+            }
+        }
+        let delivered = self.notifier.deliver_due(shutdown).await?;
+        report.alerts_sent = delivered.sent;
+        report.alerts_retrying = delivered.retried;
+        report.alerts_failed = delivered.failed;
+        Ok(report)
+    }
+
+    /// Polls feeds as they fall due and delivers alerts until `shutdown` fires; then lets
+    /// ingests and the message in flight finish.
+    pub async fn run(self: &Arc<Self>, shutdown: CancellationToken) -> Result<(), DaemonError> {
+        let notifier = {
+            let daemon = Arc::clone(self);
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move { daemon.notify_loop(shutdown).await })
+        };
+        let scheduled = self.schedule_loop(&shutdown).await;
+        shutdown.cancel();
+        let notified = notifier
+            .await
+            .map_err(|e| DaemonError::Setup(format!("notifier task failed: {e}")))?;
+        self.store.close().await;
+        scheduled.and(notified)
+    }
+
+    async fn schedule_loop(
+        self: &Arc<Self>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), DaemonError> {
+        let mut polls: JoinSet<(i64, Result<PollSummary, StoreError>)> = JoinSet::new();
+        let mut in_flight: HashSet<i64> = HashSet::new();
+        let mut result = Ok(());
+        while !shutdown.is_cancelled() {
+            let now = Utc::now().timestamp();
+            for feed in self.store.due_feeds(now).await? {
+                if in_flight.insert(feed.id) {
+                    let daemon = Arc::clone(self);
+                    let shutdown = shutdown.clone();
+                    polls.spawn(async move { (feed.id, daemon.poll_feed(feed, &shutdown).await) });
+                }
+            }
+            let next_due = self.store.next_poll_at().await?.unwrap_or(now + 60);
+            let wait = Duration::from_secs(next_due.saturating_sub(now).clamp(1, 60) as u64);
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = tokio::time::sleep(wait) => {}
+                Some(joined) = polls.join_next(), if !polls.is_empty() => {
+                    match joined {
+                        Ok((id, outcome)) => {
+                            in_flight.remove(&id);
+                            if let Err(e) = outcome {
+                                error!(error = %e, "database error while ingesting");
+                                result = Err(e.into());
+                                break;
+                            }
+                        }
+                        Err(e) => error!(error = %e, "poll task failed"),
+                    }
+                }
+            }
+        }
+        // Polls see the shutdown and stop fetching; an ingest already writing completes.
+        while let Some(joined) = polls.join_next().await {
+            if let Ok((_, Err(e))) = joined {
+                error!(error = %e, "database error while ingesting");
+            }
+        }
+        result
+    }
+
+    async fn notify_loop(self: &Arc<Self>, shutdown: CancellationToken) -> Result<(), DaemonError> {
+        while !shutdown.is_cancelled() {
+            if let Err(e) = self.notifier.deliver_due(&shutdown).await {
+                error!(error = %e, "database error while delivering alerts");
+            }
+            let now = Utc::now().timestamp();
+            let next_due = self.store.next_alert_due().await?.unwrap_or(now + 60);
+            let wait = Duration::from_secs(next_due.saturating_sub(now).clamp(1, 60) as u64);
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = self.alerts_queued.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn host_limit(&self, url: &str) -> Arc<Semaphore> {
+        let host = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        let mut per_host = self.per_host.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(
+            per_host
+                .entry(host)
+                .or_insert_with(|| Arc::new(Semaphore::new(self.per_host_limit))),
+        )
+    }
+
+    /// Polls one feed and records the outcome; fetch errors are recorded for the feed, only
+    /// database errors are returned.
+    async fn poll_feed(
+        &self,
+        feed: FeedRow,
+        shutdown: &CancellationToken,
+    ) -> Result<PollSummary, StoreError> {
+        let Some(settings) = self.feeds.get(&feed.name).cloned() else {
+            return Ok(PollSummary::default());
+        };
+        let span = info_span!("poll", feed = %feed.name);
+        async move {
+            let request = FetchRequest {
+                url: feed.url.clone(),
+                etag: feed.etag.clone(),
+                last_modified: feed.last_modified.clone(),
+            };
+            let host_limit = self.host_limit(&feed.url);
+            let fetched = tokio::select! {
+                _ = shutdown.cancelled() => return Ok(PollSummary::default()),
+                fetched = async {
+                    let _global = self.global_limit.acquire().await;
+                    let _host = host_limit.acquire().await;
+                    let started = Instant::now();
+                    (feed::poll(&self.fetcher, &request, settings.lang.as_deref()).await, started)
+                } => fetched,
+            };
+            let (result, started) = fetched;
+            let now = Utc::now();
+            match result {
+                Ok(polled) => {
+                    if let Some(moved_to) = &polled.moved_to {
+                        info!(from = %feed.url, to = %moved_to, "feed moved permanently; polling the new URL from now on");
+                    }
+                    let (hint, not_modified, etag, last_modified, articles) = match polled.content {
+                        PolledContent::NotModified => (polled.fresh_for, true, None, None, Vec::new()),
+                        PolledContent::Feed { feed: parsed, etag, last_modified, .. } => {
+                            let ttl = parsed.ttl_minutes.map(|m| Duration::from_secs(u64::from(m) * 60));
+                            (polled.fresh_for.max(ttl), false, etag, last_modified, parsed.articles)
+                        }
+                    };
+                    let delay = self.schedule.after_success(settings.interval, hint);
+                    let poll = PollRecord::Success {
+                        moved_to: polled.moved_to,
+                        etag,
+                        last_modified,
+                        not_modified,
+                        new_articles: 0,
+                        next_poll_at: now.timestamp() + delay.as_secs() as i64,
+                    };
+                    let context = FeedContext {
+                        feed_id: feed.id,
+                        labels: &settings.labels,
+                        first_poll: feed.first_success_at.is_none(),
+                    };
+                    let report = self.ingestor.ingest(&self.store, &context, &articles, poll, now).await?;
+                    if report.alerts_queued > 0 {
+                        self.alerts_queued.notify_one();
+                    }
+                    info!(
+                        status = if not_modified { "not modified" } else { "ok" },
+                        entries = report.articles,
+                        new = report.new_articles,
+                        alerts = report.alerts_queued,
+                        ms = started.elapsed().as_millis() as u64,
+                        "polled"
+                    );
+                    Ok(PollSummary {
+                        ok: true,
+                        new_articles: report.new_articles,
+                        alerts_queued: report.alerts_queued,
+                    })
+                }
+                Err(e) => {
+                    let errors = u32::try_from(feed.consecutive_errors + 1).unwrap_or(u32::MAX);
+                    let delay = self.schedule.after_failure(settings.interval, errors, e.retry_after());
+                    let poll = PollRecord::Failure {
+                        error: e.to_string(),
+                        http_status: e.http_status(),
+                        next_poll_at: now.timestamp() + delay.as_secs() as i64,
+                    };
+                    self.store.record_poll(feed.id, &poll, now.timestamp()).await?;
+                    warn!(
+                        error = %e,
+                        consecutive_errors = errors,
+                        retry_in_s = delay.as_secs(),
+                        ms = started.elapsed().as_millis() as u64,
+                        "poll failed"
+                    );
+                    Ok(PollSummary::default())
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}

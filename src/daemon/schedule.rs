@@ -1,0 +1,101 @@
+//! When to poll a feed next: its interval (stretched by the server's caching hints up to
+//! `max_interval`, never shortened), jitter so feeds do not align, exponential backoff on
+//! errors up to `max_backoff`, and exactly the wait a server asks for with Retry-After.
+
+use std::time::Duration;
+
+/// The polling limits from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub max_interval: Duration,
+    pub max_backoff: Duration,
+}
+
+/// ±10 % of `base`, uniformly.
+fn jittered(base: Duration) -> Duration {
+    base.mul_f64(0.9 + fastrand::f64() * 0.2)
+}
+
+impl Schedule {
+    /// Delay until the next poll after a success. `server_hint` is the longest of `<ttl>`,
+    /// Cache-Control max-age and Expires.
+    pub fn after_success(&self, interval: Duration, server_hint: Option<Duration>) -> Duration {
+        let stretched = match server_hint {
+            Some(hint) if hint > interval => hint.min(self.max_interval.max(interval)),
+            _ => interval,
+        };
+        jittered(stretched).max(interval.mul_f64(0.9))
+    }
+
+    /// Delay until the next poll after the `consecutive_errors`-th failure in a row.
+    pub fn after_failure(
+        &self,
+        interval: Duration,
+        consecutive_errors: u32,
+        retry_after: Option<Duration>,
+    ) -> Duration {
+        if let Some(wait) = retry_after {
+            return wait.max(Duration::from_secs(1));
+        }
+        let exponent = consecutive_errors.saturating_sub(1).min(20);
+        let backoff = interval
+            .saturating_mul(1u32 << exponent)
+            .min(self.max_backoff.max(interval));
+        jittered(backoff)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedule() -> Schedule {
+        Schedule {
+            max_interval: Duration::from_secs(3600),
+            max_backoff: Duration::from_secs(24 * 3600),
+        }
+    }
+
+    fn within(d: Duration, base: u64) -> bool {
+        let s = d.as_secs_f64();
+        s >= base as f64 * 0.9 && s <= base as f64 * 1.1
+    }
+
+    #[test]
+    fn server_hints_lengthen_but_never_shorten_up_to_the_cap() {
+        let s = schedule();
+        let ten_min = Duration::from_secs(600);
+        assert!(within(s.after_success(ten_min, None), 600));
+        assert!(within(
+            s.after_success(ten_min, Some(Duration::from_secs(1800))),
+            1800
+        ));
+        assert!(within(
+            s.after_success(ten_min, Some(Duration::from_secs(86400))),
+            3600
+        ));
+        assert!(within(
+            s.after_success(ten_min, Some(Duration::from_secs(60))),
+            600
+        ));
+        let two_hours = Duration::from_secs(7200);
+        assert!(within(
+            s.after_success(two_hours, Some(Duration::from_secs(86400))),
+            7200
+        ));
+    }
+
+    #[test]
+    fn errors_back_off_exponentially_and_retry_after_is_obeyed() {
+        let s = schedule();
+        let ten_min = Duration::from_secs(600);
+        assert!(within(s.after_failure(ten_min, 1, None), 600));
+        assert!(within(s.after_failure(ten_min, 2, None), 1200));
+        assert!(within(s.after_failure(ten_min, 4, None), 4800));
+        assert!(within(s.after_failure(ten_min, 30, None), 86400));
+        assert_eq!(
+            s.after_failure(ten_min, 5, Some(Duration::from_secs(120))),
+            Duration::from_secs(120)
+        );
+    }
+}

@@ -1,0 +1,197 @@
+//! Ingest: the articles of one poll go into the database in ONE transaction with their
+//! matches, the alerts those matches cause, and the feed's new poll state. An article is never
+//! stored without its matches and alerts, and a crash loses nothing half-written.
+//!
+//! Which new articles may alert: on a feed's first successful poll, only those newer than
+//! `first_poll_window` (undated ones do not); later, every article not seen before, unless it
+//! is older than `max_age`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::alert::article_message_id;
+use crate::article::Article;
+use crate::rules::WatchSet;
+use crate::store::{NewAlert, PollRecord, Store, StoreError};
+
+/// The age limits on alerting.
+#[derive(Debug, Clone, Copy)]
+pub struct AlertWindow {
+    pub first_poll_window: Duration,
+    pub max_age: Duration,
+}
+
+impl AlertWindow {
+    /// Whether a newly seen article published at `published` may alert at `now`.
+    pub fn allows(
+        &self,
+        published: Option<DateTime<Utc>>,
+        first_poll: bool,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let limit = if first_poll {
+            self.first_poll_window.min(self.max_age)
+        } else {
+            self.max_age
+        };
+        match published {
+            None => !first_poll,
+            Some(published) => match (now - published).to_std() {
+                Ok(age) => age <= limit,
+                // Dated in the future: as new as it gets.
+                Err(_) => true,
+            },
+        }
+    }
+}
+
+/// Who gets the alerts of each watch (index-aligned with the [`WatchSet`]).
+#[derive(Debug, Clone)]
+pub struct WatchTargets {
+    pub recipients: Vec<Vec<String>>,
+    pub message_id_domain: String,
+}
+
+/// What one ingest did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    pub articles: usize,
+    pub new_articles: usize,
+    pub matches: usize,
+    pub alerts_queued: usize,
+}
+
+/// The feed-level facts an ingest needs.
+#[derive(Debug, Clone)]
+pub struct FeedContext<'a> {
+    pub feed_id: i64,
+    /// Feed name and tags, for `feed:` in queries.
+    pub labels: &'a [String],
+    pub first_poll: bool,
+}
+
+/// Writes polls into the store, matching new articles on the way.
+pub struct Ingestor {
+    watches: Arc<WatchSet>,
+    targets: WatchTargets,
+    window: AlertWindow,
+}
+
+impl Ingestor {
+    pub fn new(watches: Arc<WatchSet>, targets: WatchTargets, window: AlertWindow) -> Self {
+        Self {
+            watches,
+            targets,
+            window,
+        }
+    }
+
+    /// Stores a poll's articles, matches and alerts, and `poll` (with the count of new
+    /// articles filled in), in one transaction.
+    pub async fn ingest(
+        &self,
+        store: &Store,
+        feed: &FeedContext<'_>,
+        articles: &[Article],
+        poll: PollRecord,
+        now: DateTime<Utc>,
+    ) -> Result<IngestReport, StoreError> {
+        let timestamp = now.timestamp();
+        let mut report = IngestReport {
+            articles: articles.len(),
+            ..Default::default()
+        };
+        let mut tx = store.begin_ingest().await?;
+        for article in articles {
+            let Some(article_id) = tx.insert_article(feed.feed_id, article, timestamp).await?
+            else {
+                continue;
+            };
+            report.new_articles += 1;
+            let notify = self.window.allows(article.published, feed.first_poll, now);
+            let document = self.watches.analyze(&article.view(feed.labels));
+            for found in self.watches.matches(&document).matches {
+                report.matches += 1;
+                let watch = self.watches.name(found.watch);
+                let recipients = self
+                    .targets
+                    .recipients
+                    .get(found.watch)
+                    .cloned()
+                    .unwrap_or_default();
+                let alert = NewAlert {
+                    watch: watch.to_string(),
+                    message_id: article_message_id(
+                        watch,
+                        &article.identity,
+                        &self.targets.message_id_domain,
+                    ),
+                    explanation: serde_json::to_string(&found.hits).unwrap_or_else(|_| "[]".into()),
+                    notify: notify && !recipients.is_empty(),
+                    recipients,
+                };
+                if tx.record_match(article_id, &alert, timestamp).await? {
+                    report.alerts_queued += 1;
+                }
+            }
+        }
+        let poll = match poll {
+            PollRecord::Success {
+                moved_to,
+                etag,
+                last_modified,
+                not_modified,
+                next_poll_at,
+                ..
+            } => PollRecord::Success {
+                moved_to,
+                etag,
+                last_modified,
+                not_modified,
+                new_articles: report.new_articles,
+                next_poll_at,
+            },
+            failure => failure,
+        };
+        tx.record_poll(feed.feed_id, &poll, timestamp).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window() -> AlertWindow {
+        AlertWindow {
+            first_poll_window: Duration::from_secs(24 * 3600),
+            max_age: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+
+    #[test]
+    fn first_poll_alerts_only_recent_dated_entries() {
+        let now = Utc::now();
+        let w = window();
+        assert!(w.allows(Some(now - chrono::Duration::hours(1)), true, now));
+        assert!(!w.allows(Some(now - chrono::Duration::hours(30)), true, now));
+        assert!(!w.allows(None, true, now));
+        assert!(w.allows(Some(now + chrono::Duration::hours(2)), true, now));
+    }
+
+    #[test]
+    fn later_polls_alert_everything_new_within_max_age() {
+        let now = Utc::now();
+        let w = window();
+        assert!(w.allows(Some(now - chrono::Duration::hours(30)), false, now));
+        assert!(w.allows(None, false, now));
+        assert!(!w.allows(Some(now - chrono::Duration::days(8)), false, now));
+        let old = DateTime::parse_from_rfc3339("2023-09-13T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert!(!w.allows(Some(old), false, now));
+    }
+}

@@ -1,0 +1,13 @@
+//! newswatch: a self-hosted news-monitoring daemon.
+//!
+//! One pipeline, one direction (see DESIGN.md): configuration → scheduler → fetch → decode →
+//! parse → normalise → ingest (store + match + queue alerts in one transaction) → notify.
+
+pub mod alert;
+pub mod article;
+pub mod config;
+pub mod daemon;
+pub mod feed;
+pub mod ingest;
+pub mod rules;
+pub mod store;

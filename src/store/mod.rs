@@ -1,0 +1,473 @@
+//! The database: every SQL statement, the embedded migrations, transactions, feed poll state
+//! and the alert outbox. SQLite by default (WAL mode); statements use `$n` placeholders and
+//! portable SQL so a second backend can share them.
+
+mod rows;
+
+pub use rows::{AlertDetail, AlertRow, AlertStatus, ArchivedArticle, FeedRow};
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+
+use crate::article::Article;
+
+/// Why a database operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {url}: {source}")]
+    Open { url: String, source: sqlx::Error },
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("unsupported database URL {0:?}: use sqlite://path/to/file.db")]
+    UnsupportedUrl(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A feed as configured, to be reconciled with the database.
+#[derive(Debug, Clone)]
+pub struct FeedSpec {
+    pub name: String,
+    pub url: String,
+}
+
+/// What one poll of a feed found, to record in its state.
+#[derive(Debug, Clone)]
+pub enum PollRecord {
+    Success {
+        /// Set when the feed moved permanently: poll this URL from now on.
+        moved_to: Option<String>,
+        etag: Option<String>,
+        last_modified: Option<String>,
+        not_modified: bool,
+        new_articles: usize,
+        next_poll_at: i64,
+    },
+    Failure {
+        error: String,
+        http_status: Option<u16>,
+        next_poll_at: i64,
+    },
+}
+
+/// An alert to queue with its match.
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    pub watch: String,
+    pub recipients: Vec<String>,
+    pub message_id: String,
+    /// JSON of the match explanation.
+    pub explanation: String,
+    /// Whether to queue mail (false: record the match only, e.g. an old article).
+    pub notify: bool,
+}
+
+/// The database handle; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if missing) the database and brings its schema up to date.
+    pub async fn open(url: &str) -> Result<Store> {
+        if !url.starts_with("sqlite:") {
+            return Err(StoreError::UnsupportedUrl(url.to_string()));
+        }
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|source| StoreError::Open {
+                url: url.to_string(),
+                source,
+            })?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                url: url.to_string(),
+                source,
+            })?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Closes the pool, waiting for connections in use.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Reconciles the feeds table with the configuration: new feeds are added, a changed URL
+    /// restarts the feed's HTTP state, feeds no longer configured stop being polled (their
+    /// articles stay).
+    pub async fn sync_feeds(&self, feeds: &[FeedSpec]) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("UPDATE feeds SET active = 0")
+            .execute(&mut *tx)
+            .await?;
+        for feed in feeds {
+            sqlx::query(
+                "INSERT INTO feeds (name, config_url, url, active) VALUES ($1, $2, $2, 1)
+                 ON CONFLICT (name) DO UPDATE SET active = 1",
+            )
+            .bind(&feed.name)
+            .bind(&feed.url)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE feeds SET config_url = $2, url = $2, etag = NULL, last_modified = NULL,
+                        next_poll_at = 0
+                 WHERE name = $1 AND config_url <> $2",
+            )
+            .bind(&feed.name)
+            .bind(&feed.url)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every feed (active ones first), with its article count.
+    pub async fn feeds(&self) -> Result<Vec<FeedRow>> {
+        Ok(sqlx::query_as::<_, FeedRow>(concat!(
+            rows::feed_select!(),
+            " ORDER BY f.active DESC, f.name"
+        ))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Active feeds due for a poll at `now`.
+    pub async fn due_feeds(&self, now: i64) -> Result<Vec<FeedRow>> {
+        Ok(sqlx::query_as::<_, FeedRow>(concat!(
+            rows::feed_select!(),
+            " WHERE f.active = 1 AND f.next_poll_at <= $1 ORDER BY f.next_poll_at, f.id"
+        ))
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The earliest next poll among active feeds.
+    pub async fn next_poll_at(&self) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT MIN(next_poll_at) FROM feeds WHERE active = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<Option<i64>, _>(0)?)
+    }
+
+    /// When the next queued alert falls due.
+    pub async fn next_alert_due(&self) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT MIN(next_attempt_at) FROM alerts WHERE status = 'queued'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<Option<i64>, _>(0)?)
+    }
+
+    /// Starts the one transaction in which a poll's results are written.
+    pub async fn begin_ingest(&self) -> Result<IngestTx> {
+        Ok(IngestTx {
+            tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+        })
+    }
+
+    /// Records a poll that produced no articles to ingest (an error, or 304).
+    pub async fn record_poll(&self, feed_id: i64, record: &PollRecord, now: i64) -> Result<()> {
+        let mut tx = self.begin_ingest().await?;
+        tx.record_poll(feed_id, record, now).await?;
+        tx.commit().await
+    }
+
+    /// Puts alerts a crashed process had claimed back in the queue.
+    pub async fn requeue_claimed(&self) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE alerts SET status = 'queued', claimed_at = NULL WHERE status = 'sending'",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Claims up to `limit` alerts due at `now` for sending.
+    pub async fn claim_due_alerts(&self, now: i64, limit: i64) -> Result<Vec<AlertDetail>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM alerts WHERE status = 'queued' AND next_attempt_at <= $1
+             ORDER BY next_attempt_at, id LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut claimed = Vec::with_capacity(ids.len());
+        for id in ids {
+            sqlx::query(
+                "UPDATE alerts SET status = 'sending', claimed_at = $2, attempts = attempts + 1
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let detail = sqlx::query_as::<_, AlertDetail>(concat!(
+                rows::alert_detail_select!(),
+                " WHERE a.id = $1"
+            ))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            claimed.push(detail);
+        }
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    /// Returns a claimed alert to the queue unattempted (shutdown came first).
+    pub async fn release_claim(&self, alert_id: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE alerts SET status = 'queued', claimed_at = NULL, attempts = attempts - 1
+             WHERE id = $1 AND status = 'sending'",
+        )
+        .bind(alert_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The server accepted the alert.
+    pub async fn mark_sent(&self, alert_id: i64, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE alerts SET status = 'sent', sent_at = $2, claimed_at = NULL, last_error = NULL
+             WHERE id = $1",
+        )
+        .bind(alert_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Sending failed; try again at `retry_at`.
+    pub async fn mark_retry(&self, alert_id: i64, error: &str, retry_at: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE alerts SET status = 'queued', claimed_at = NULL, last_error = $2,
+                    next_attempt_at = $3
+             WHERE id = $1",
+        )
+        .bind(alert_id)
+        .bind(error)
+        .bind(retry_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Sending failed for good.
+    pub async fn mark_failed(&self, alert_id: i64, error: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE alerts SET status = 'failed', claimed_at = NULL, last_error = $2 WHERE id = $1",
+        )
+        .bind(alert_id)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Alerts, newest first, optionally of one status and created since a time.
+    pub async fn alerts(
+        &self,
+        status: Option<AlertStatus>,
+        since: Option<i64>,
+    ) -> Result<Vec<AlertRow>> {
+        Ok(sqlx::query_as::<_, AlertRow>(concat!(
+            rows::alert_row_select!(),
+            " WHERE ($1 IS NULL OR a.status = $1) AND a.created_at >= $2
+             ORDER BY a.created_at DESC, a.id DESC"
+        ))
+        .bind(status.map(|s| s.as_str()))
+        .bind(since.unwrap_or(i64::MIN))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Stored articles fetched since `since`, oldest first, with the names of their feeds.
+    pub async fn articles_since(&self, since: i64) -> Result<Vec<ArchivedArticle>> {
+        Ok(sqlx::query_as::<_, ArchivedArticle>(concat!(
+            rows::archive_select!(),
+            " WHERE a.fetched_at >= $1 ORDER BY COALESCE(a.published_at, a.fetched_at), a.id"
+        ))
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+/// The transaction of one poll's ingest: articles, matches, alerts and poll state commit
+/// together or not at all.
+pub struct IngestTx {
+    tx: Transaction<'static, Sqlite>,
+}
+
+impl IngestTx {
+    /// Stores an article first seen now; `None` when it is already known (from any feed).
+    /// Either way the feed is recorded as carrying it.
+    pub async fn insert_article(
+        &mut self,
+        feed_id: i64,
+        article: &Article,
+        now: i64,
+    ) -> Result<Option<i64>> {
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO articles (identity, feed_id, link, title, summary, content, authors,
+                                   categories, lang, published_at, fetched_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (identity) DO NOTHING
+             RETURNING id",
+        )
+        .bind(&article.identity)
+        .bind(feed_id)
+        .bind(&article.link)
+        .bind(&article.title)
+        .bind(&article.summary)
+        .bind(&article.content)
+        .bind(serde_json::to_string(&article.authors).unwrap_or_else(|_| "[]".into()))
+        .bind(serde_json::to_string(&article.categories).unwrap_or_else(|_| "[]".into()))
+        .bind(&article.lang)
+        .bind(article.published.map(|d| d.timestamp()))
+        .bind(now)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        let article_id = match inserted {
+            Some(id) => id,
+            None => {
+                sqlx::query_scalar("SELECT id FROM articles WHERE identity = $1")
+                    .bind(&article.identity)
+                    .fetch_one(&mut *self.tx)
+                    .await?
+            }
+        };
+        sqlx::query(
+            "INSERT INTO feed_articles (feed_id, article_id, first_seen_at) VALUES ($1, $2, $3)
+             ON CONFLICT (feed_id, article_id) DO NOTHING",
+        )
+        .bind(feed_id)
+        .bind(article_id)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(inserted)
+    }
+
+    /// Records a match and, when `alert.notify`, queues its alert (once per watch and article).
+    /// Returns whether an alert was queued.
+    pub async fn record_match(
+        &mut self,
+        article_id: i64,
+        alert: &NewAlert,
+        now: i64,
+    ) -> Result<bool> {
+        sqlx::query(
+            "INSERT INTO matches (watch, article_id, matched_at, explanation) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (watch, article_id) DO NOTHING",
+        )
+        .bind(&alert.watch)
+        .bind(article_id)
+        .bind(now)
+        .bind(&alert.explanation)
+        .execute(&mut *self.tx)
+        .await?;
+        if !alert.notify {
+            return Ok(false);
+        }
+        let queued = sqlx::query(
+            "INSERT INTO alerts (watch, kind, article_id, dedup_key, message_id, recipients, status,
+                                 next_attempt_at, created_at)
+             VALUES ($1, 'article', $2, $3, $4, $5, 'queued', $6, $6)
+             ON CONFLICT (dedup_key) DO NOTHING",
+        )
+        .bind(&alert.watch)
+        .bind(article_id)
+        .bind(format!("article:{}:{article_id}", alert.watch))
+        .bind(&alert.message_id)
+        .bind(serde_json::to_string(&alert.recipients).unwrap_or_else(|_| "[]".into()))
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(queued.rows_affected() == 1)
+    }
+
+    /// Records the outcome of a poll in the feed's state.
+    pub async fn record_poll(&mut self, feed_id: i64, record: &PollRecord, now: i64) -> Result<()> {
+        match record {
+            PollRecord::Success {
+                moved_to,
+                etag,
+                last_modified,
+                not_modified,
+                new_articles,
+                next_poll_at,
+            } => {
+                let status = if *not_modified { "not_modified" } else { "ok" };
+                sqlx::query(
+                    "UPDATE feeds SET
+                        url = COALESCE($2, url),
+                        etag = CASE WHEN $3 THEN etag ELSE $4 END,
+                        last_modified = CASE WHEN $3 THEN last_modified ELSE $5 END,
+                        first_success_at = COALESCE(first_success_at, $6),
+                        last_poll_at = $6, last_success_at = $6,
+                        last_status = $7, last_http_status = NULL, last_error = NULL,
+                        consecutive_errors = 0, next_poll_at = $8,
+                        last_new_article_at = CASE WHEN $9 > 0 THEN $6 ELSE last_new_article_at END
+                     WHERE id = $1",
+                )
+                .bind(feed_id)
+                .bind(moved_to)
+                .bind(*not_modified)
+                .bind(etag)
+                .bind(last_modified)
+                .bind(now)
+                .bind(status)
+                .bind(next_poll_at)
+                .bind(*new_articles as i64)
+                .execute(&mut *self.tx)
+                .await?;
+            }
+            PollRecord::Failure {
+                error,
+                http_status,
+                next_poll_at,
+            } => {
+                sqlx::query(
+                    "UPDATE feeds SET last_poll_at = $2, last_status = 'error', last_error = $3,
+                        last_http_status = $4, consecutive_errors = consecutive_errors + 1,
+                        next_poll_at = $5
+                     WHERE id = $1",
+                )
+                .bind(feed_id)
+                .bind(now)
+                .bind(error)
+                .bind(http_status.map(i64::from))
+                .bind(next_poll_at)
+                .execute(&mut *self.tx)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
