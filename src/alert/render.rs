@@ -392,7 +392,8 @@ mod tests {
             message_id: "<a@b>",
         };
         let from: Mailbox = "nw@localhost".parse().unwrap();
-        let message = render_article_alert(&alert, &from, &[], Utc::now()).unwrap();
+        let to: Mailbox = "a@example.org".parse().unwrap();
+        let message = render_article_alert(&alert, &from, &[to], Utc::now()).unwrap();
         let raw = String::from_utf8(message.formatted()).unwrap();
         assert!(!raw.contains("javascript"));
     }
@@ -454,6 +455,7 @@ mod tests {
         let shown = snippet.render(|s| s.to_string(), |s| format!("[{s}]"));
         assert!(shown.starts_with('…') && shown.ends_with('…'));
         assert!(shown.contains("[Pyongyang]"));
-        assert!(shown.chars().count() <= SNIPPET_CHARS + 2);
+        let plain = snippet.render(|s| s.to_string(), |s| s.to_string());
+        assert!(plain.chars().count() <= SNIPPET_CHARS + 2);
     }
 }
