@@ -12,9 +12,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::alert::article_message_id;
+use crate::alert::batch::hour_start;
 use crate::article::Article;
 use crate::rules::WatchSet;
-use crate::store::{NewAlert, PollRecord, Store, StoreError};
+use crate::store::{IngestTx, MatchDelivery, NewMatch, PollRecord, Store, StoreError};
 
 /// The age limits on alerting.
 #[derive(Debug, Clone, Copy)]
@@ -47,10 +48,20 @@ impl AlertWindow {
     }
 }
 
-/// Who gets the alerts of each watch (index-aligned with the [`WatchSet`]).
+/// How one watch delivers.
+#[derive(Debug, Clone, Default)]
+pub struct WatchDelivery {
+    pub recipients: Vec<String>,
+    /// Matches wait for a digest instead of alerting one by one.
+    pub digest: bool,
+    /// Immediate alerts per clock hour before matches overflow into a summary; 0 = no cap.
+    pub max_per_hour: u32,
+}
+
+/// How each watch delivers (index-aligned with the [`WatchSet`]).
 #[derive(Debug, Clone)]
 pub struct WatchTargets {
-    pub recipients: Vec<Vec<String>>,
+    pub watches: Vec<WatchDelivery>,
     pub message_id_domain: String,
 }
 
@@ -115,13 +126,16 @@ impl Ingestor {
             for found in self.watches.matches(&document).matches {
                 report.matches += 1;
                 let watch = self.watches.name(found.watch);
-                let recipients = self
+                let target = self
                     .targets
-                    .recipients
+                    .watches
                     .get(found.watch)
                     .cloned()
                     .unwrap_or_default();
-                let alert = NewAlert {
+                let delivery = self
+                    .delivery(&mut tx, watch, &target, notify, timestamp)
+                    .await?;
+                let record = NewMatch {
                     watch: watch.to_string(),
                     message_id: article_message_id(
                         watch,
@@ -129,10 +143,10 @@ impl Ingestor {
                         &self.targets.message_id_domain,
                     ),
                     explanation: serde_json::to_string(&found.hits).unwrap_or_else(|_| "[]".into()),
-                    notify: notify && !recipients.is_empty(),
-                    recipients,
+                    delivery,
+                    recipients: target.recipients,
                 };
-                if tx.record_match(article_id, &alert, timestamp).await? {
+                if tx.record_match(article_id, &record, timestamp).await? {
                     report.alerts_queued += 1;
                 }
             }
@@ -158,6 +172,32 @@ impl Ingestor {
         tx.record_poll(feed.feed_id, &poll, timestamp).await?;
         tx.commit().await?;
         Ok(report)
+    }
+
+    /// How a new match of `watch` is delivered: not at all when it may not alert, in the next
+    /// digest for a digest watch, in the hour's summary once the hourly cap is reached, else
+    /// on its own.
+    async fn delivery(
+        &self,
+        tx: &mut IngestTx,
+        watch: &str,
+        target: &WatchDelivery,
+        notify: bool,
+        now: i64,
+    ) -> Result<MatchDelivery, StoreError> {
+        if !notify || target.recipients.is_empty() {
+            return Ok(MatchDelivery::None);
+        }
+        if target.digest {
+            return Ok(MatchDelivery::Digest);
+        }
+        if target.max_per_hour > 0
+            && tx.article_alerts_since(watch, hour_start(now)).await?
+                >= i64::from(target.max_per_hour)
+        {
+            return Ok(MatchDelivery::Overflow);
+        }
+        Ok(MatchDelivery::Alert)
     }
 }
 

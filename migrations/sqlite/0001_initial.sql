@@ -47,24 +47,18 @@ CREATE TABLE feed_articles (
 );
 CREATE INDEX feed_articles_article ON feed_articles (article_id);
 
--- A watch matched an article; the explanation is JSON (the hits).
-CREATE TABLE matches (
-    id          INTEGER PRIMARY KEY,
-    watch       TEXT    NOT NULL,
-    article_id  INTEGER NOT NULL REFERENCES articles (id),
-    matched_at  BIGINT  NOT NULL,
-    explanation TEXT    NOT NULL,
-    UNIQUE (watch, article_id)
-);
 
 -- The outbox: an alert is queued in the same transaction as its match, claimed for sending,
 -- and marked sent only after the mail server accepted it.
 CREATE TABLE alerts (
     id              INTEGER PRIMARY KEY,
     watch           TEXT    NOT NULL,
-    -- 'article' (one per watch and article)
+    -- 'article' (one per watch and article), 'digest' (a digest period's matches) or
+    -- 'overflow' (the matches of an hour beyond max_per_hour)
     kind            TEXT    NOT NULL,
     article_id      INTEGER REFERENCES articles (id),
+    -- digest and overflow: how many matches the alert lists
+    item_count      INTEGER NOT NULL DEFAULT 1,
     -- Unique per alert; guarantees one alert per (watch, article) even across feeds.
     dedup_key       TEXT    NOT NULL UNIQUE,
     message_id      TEXT    NOT NULL,
@@ -77,6 +71,25 @@ CREATE TABLE alerts (
     claimed_at      BIGINT,
     last_error      TEXT,
     created_at      BIGINT  NOT NULL,
+    -- when the current round of attempts began (creation, or a manual retry): give_up_after
+    -- counts from here
+    queued_at       BIGINT  NOT NULL,
     sent_at         BIGINT
 );
 CREATE INDEX alerts_due ON alerts (status, next_attempt_at);
+CREATE INDEX alerts_watch_created ON alerts (watch, created_at);
+
+-- A watch matched an article; the explanation is JSON (the hits).
+CREATE TABLE matches (
+    id             INTEGER PRIMARY KEY,
+    watch          TEXT    NOT NULL,
+    article_id     INTEGER NOT NULL REFERENCES articles (id),
+    matched_at     BIGINT  NOT NULL,
+    explanation    TEXT    NOT NULL,
+    -- 'alert' (has its own alert), 'digest' or 'overflow' (waits for, then belongs to, a
+    -- batch alert), 'none' (too old to alert, or no recipients)
+    delivery       TEXT    NOT NULL,
+    batch_alert_id INTEGER REFERENCES alerts (id),
+    UNIQUE (watch, article_id)
+);
+CREATE INDEX matches_pending ON matches (delivery, watch, matched_at) WHERE batch_alert_id IS NULL;

@@ -1,10 +1,11 @@
 //! Alerts out of the outbox: rendering the mail, sending it, and deciding when to try again.
 
+pub mod batch;
 pub mod notifier;
 pub mod render;
 pub mod transport;
 
-pub use notifier::{DeliveryReport, Notifier, RetryPolicy};
+pub use notifier::{DeliveryReport, Notifier, RetryPolicy, WatchBatching};
 pub use transport::{DeliveryError, Mailer, TransportSetupError};
 
 use sha2::{Digest, Sha256};
@@ -25,6 +26,12 @@ pub fn article_message_id(watch: &str, article_identity: &str, domain: &str) -> 
     key.push(0);
     key.extend_from_slice(article_identity.as_bytes());
     format!("<{}.article@{domain}>", short_hash(&key, 16))
+}
+
+/// The Message-ID of a batch alert (digest or overflow summary) for one period.
+pub fn batch_message_id(watch: &str, kind: &str, period: i64, domain: &str) -> String {
+    let key = format!("{watch}\0{kind}\0{period}");
+    format!("<{}.{kind}@{domain}>", short_hash(key.as_bytes(), 16))
 }
 
 /// The domain part for generated Message-IDs, from the `from` address.

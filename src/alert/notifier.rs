@@ -10,11 +10,13 @@ use lettre::message::Mailbox;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
-use super::render::{ArticleAlert, render_article_alert};
+use super::batch::{hour_start, latest_boundary, next_boundary};
+use super::render::{AlertBody, AlertMail, Item, render};
 use super::transport::{DeliveryError, Mailer};
-use crate::config::EmailConfig;
+use super::{batch_message_id, message_id_domain};
+use crate::config::{DigestSchedule, EmailConfig};
 use crate::rules::Hit;
-use crate::store::{AlertDetail, Store, StoreError};
+use crate::store::{AlertDetail, BatchItem, MatchDelivery, NewBatch, Store, StoreError};
 
 /// When to try a failed delivery again.
 #[derive(Debug, Clone, Copy)]
@@ -42,10 +44,10 @@ impl RetryPolicy {
         base.mul_f64(jitter)
     }
 
-    /// When to retry an alert queued at `created_at` after its `attempts`-th failure at `now`;
+    /// When to retry an alert queued at `queued_at` after its `attempts`-th failure at `now`;
     /// `None` once it has been failing for longer than `give_up_after`.
-    pub fn next_attempt(&self, attempts: u32, created_at: i64, now: i64) -> Option<i64> {
-        let age = Duration::from_secs(now.saturating_sub(created_at).max(0) as u64);
+    pub fn next_attempt(&self, attempts: u32, queued_at: i64, now: i64) -> Option<i64> {
+        let age = Duration::from_secs(now.saturating_sub(queued_at).max(0) as u64);
         if age >= self.give_up_after {
             return None;
         }
@@ -61,25 +63,98 @@ pub struct DeliveryReport {
     pub failed: usize,
 }
 
+/// What the notifier needs to know of a watch to gather its batch alerts.
+#[derive(Debug, Clone)]
+pub struct WatchBatching {
+    pub name: String,
+    pub recipients: Vec<String>,
+    /// `Some` for a digest watch.
+    pub digest: Option<DigestSchedule>,
+}
+
 /// Sends due alerts.
 pub struct Notifier {
     store: Store,
     mailer: Mailer,
     from: Mailbox,
     policy: RetryPolicy,
+    watches: Vec<WatchBatching>,
 }
 
 /// Alerts claimed per round trip to the database.
 const CLAIM_BATCH: i64 = 16;
 
 impl Notifier {
-    pub fn new(store: Store, mailer: Mailer, from: Mailbox, policy: RetryPolicy) -> Self {
+    pub fn new(
+        store: Store,
+        mailer: Mailer,
+        from: Mailbox,
+        policy: RetryPolicy,
+        watches: Vec<WatchBatching>,
+    ) -> Self {
         Self {
             store,
             mailer,
             from,
             policy,
+            watches,
         }
+    }
+
+    /// The period boundary a watch's waiting matches are gathered at.
+    fn boundary(&self, watch: &WatchBatching, delivery: MatchDelivery, now: DateTime<Utc>) -> i64 {
+        match (&watch.digest, delivery) {
+            (Some(schedule), MatchDelivery::Digest) => latest_boundary(schedule, now),
+            _ => hour_start(now.timestamp()),
+        }
+    }
+
+    /// Turns the waiting matches of every period that has ended into batch alerts (a digest,
+    /// or an hour's "and N more"); nothing is created for an empty period.
+    pub async fn gather_batches(&self) -> Result<usize, StoreError> {
+        let now = Utc::now();
+        let domain = message_id_domain(&self.from);
+        let mut created = 0;
+        for pending in self.store.pending_batches().await? {
+            let Some(watch) = self.watches.iter().find(|w| w.name == pending.watch) else {
+                continue;
+            };
+            let boundary = self.boundary(watch, pending.delivery, now);
+            if pending.oldest_match_at >= boundary {
+                continue;
+            }
+            let kind = pending.delivery.as_str();
+            let batch = NewBatch {
+                watch: &watch.name,
+                delivery: pending.delivery,
+                before: boundary,
+                dedup_key: format!("{kind}:{}:{boundary}", watch.name),
+                message_id: batch_message_id(&watch.name, kind, boundary, &domain),
+                recipients: &watch.recipients,
+            };
+            if let Some(alert) = self.store.create_batch(&batch, now.timestamp()).await? {
+                info!(watch = %watch.name, alert, kind, "batch alert queued");
+                created += 1;
+            }
+        }
+        Ok(created)
+    }
+
+    /// When the next batch falls due, if any match is waiting for one.
+    pub async fn next_batch_due(&self) -> Result<Option<i64>, StoreError> {
+        let now = Utc::now();
+        let mut next: Option<i64> = None;
+        for pending in self.store.pending_batches().await? {
+            let Some(watch) = self.watches.iter().find(|w| w.name == pending.watch) else {
+                continue;
+            };
+            let due = match (&watch.digest, pending.delivery) {
+                (Some(schedule), MatchDelivery::Digest) => next_boundary(schedule, now),
+                _ => hour_start(now.timestamp()) + 3600,
+            };
+            next = Some(next.map_or(due, |n| n.min(due)));
+        }
+        Ok(next)
     }
 
     /// Sends every alert due now, until none is left or `shutdown` fires (the message in
@@ -89,6 +164,7 @@ impl Notifier {
         shutdown: &CancellationToken,
     ) -> Result<DeliveryReport, StoreError> {
         let mut report = DeliveryReport::default();
+        self.gather_batches().await?;
         loop {
             if shutdown.is_cancelled() {
                 return Ok(report);
@@ -100,7 +176,9 @@ impl Notifier {
             let mut pending = claimed.into_iter();
             for alert in pending.by_ref() {
                 let span = info_span!("deliver", alert = alert.id, watch = %alert.watch);
-                self.deliver(alert, &mut report).instrument(span).await?;
+                self.deliver(alert, &mut report, shutdown)
+                    .instrument(span)
+                    .await?;
                 if shutdown.is_cancelled() {
                     break;
                 }
@@ -115,10 +193,13 @@ impl Notifier {
         &self,
         alert: AlertDetail,
         report: &mut DeliveryReport,
+        shutdown: &CancellationToken,
     ) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
-        let prepared =
-            recipients(&alert).and_then(|to| self.render(&alert, &to).map(|message| (to, message)));
+        let prepared = match recipients(&alert) {
+            Ok(to) => self.render(&alert, &to).await?.map(|message| (to, message)),
+            Err(e) => Err(e),
+        };
         let (to, message) = match prepared {
             Ok(prepared) => prepared,
             Err(e) => {
@@ -129,21 +210,29 @@ impl Notifier {
             }
         };
         let stem = format!("alert-{:08}", alert.id);
-        match self.mailer.send(&message, &stem).await {
+        let sent = tokio::select! {
+            sent = self.mailer.send(&message, &stem) => sent,
+            _ = grace_after(shutdown) => {
+                warn!("shutting down: abandoning a delivery that did not finish in time; it stays queued");
+                self.store.release_claim(alert.id).await?;
+                return Ok(());
+            }
+        };
+        match sent {
             Ok(()) => {
                 self.store.mark_sent(alert.id, now()).await?;
                 report.sent += 1;
                 let to: Vec<String> = to.iter().map(|m| m.email.to_string()).collect();
                 info!(
                     to = %to.join(", "),
-                    title = %alert.title,
+                    title = %alert.title.as_deref().unwrap_or(&alert.kind),
                     ms = started.elapsed().as_millis() as u64,
                     "alert sent"
                 );
             }
             Err(DeliveryError::Transient(reason)) => {
                 let attempts = u32::try_from(alert.attempts).unwrap_or(u32::MAX);
-                match self.policy.next_attempt(attempts, alert.created_at, now()) {
+                match self.policy.next_attempt(attempts, alert.queued_at, now()) {
                     Some(retry_at) => {
                         warn!(error = %reason, attempts, retry_in_s = retry_at - now(), "delivery failed; will retry");
                         self.store.mark_retry(alert.id, &reason, retry_at).await?;
@@ -165,29 +254,82 @@ impl Notifier {
         Ok(())
     }
 
-    fn render(&self, alert: &AlertDetail, to: &[Mailbox]) -> Result<lettre::Message, String> {
-        let hits: Vec<Hit> = alert
-            .explanation
-            .as_deref()
-            .and_then(|json| serde_json::from_str(json).ok())
-            .unwrap_or_default();
-        let published = alert
-            .published_at
-            .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
-        let view = ArticleAlert {
-            watch: &alert.watch,
-            title: &alert.title,
-            link: alert.link.as_deref(),
-            feed_name: alert.feed_name.as_deref(),
-            published,
-            summary: &alert.summary,
-            content: &alert.content,
-            hits: &hits,
-            message_id: &alert.message_id,
-        };
+    /// Builds the message; the outer error is the database's, the inner one says why this
+    /// alert cannot be rendered at all.
+    async fn render(
+        &self,
+        alert: &AlertDetail,
+        to: &[Mailbox],
+    ) -> Result<Result<lettre::Message, String>, StoreError> {
         let date = DateTime::<Utc>::from_timestamp(alert.created_at, 0).unwrap_or_else(Utc::now);
-        render_article_alert(&view, &self.from, to, date).map_err(|e| e.to_string())
+        let hits = parse_hits(alert.explanation.as_deref());
+        let batch: Vec<BatchItem>;
+        let batch_hits: Vec<Vec<Hit>>;
+        let items: Vec<Item>;
+        let body = match alert.kind.as_str() {
+            "article" => AlertBody::Article(Item {
+                title: alert.title.as_deref().unwrap_or_default(),
+                link: alert.link.as_deref(),
+                feed_name: alert.feed_name.as_deref(),
+                published: timestamp(alert.published_at),
+                summary: alert.summary.as_deref().unwrap_or_default(),
+                content: alert.content.as_deref().unwrap_or_default(),
+                hits: &hits,
+            }),
+            kind @ ("digest" | "overflow") => {
+                batch = self.store.batch_items(alert.id).await?;
+                if batch.is_empty() {
+                    return Ok(Err("the batch alert lists no matches".to_string()));
+                }
+                batch_hits = batch
+                    .iter()
+                    .map(|b| parse_hits(Some(&b.explanation)))
+                    .collect();
+                items = batch
+                    .iter()
+                    .zip(&batch_hits)
+                    .map(|(b, hits)| Item {
+                        title: &b.title,
+                        link: b.link.as_deref(),
+                        feed_name: b.feed_name.as_deref(),
+                        published: timestamp(b.published_at),
+                        summary: &b.summary,
+                        content: &b.content,
+                        hits,
+                    })
+                    .collect();
+                if kind == "digest" {
+                    AlertBody::Digest(&items)
+                } else {
+                    AlertBody::Overflow(&items)
+                }
+            }
+            other => return Ok(Err(format!("unknown alert kind {other:?}"))),
+        };
+        let mail = AlertMail {
+            watch: &alert.watch,
+            message_id: &alert.message_id,
+            body,
+        };
+        Ok(render(&mail, &self.from, to, date).map_err(|e| e.to_string()))
     }
+}
+
+/// How long a delivery in flight may go on after shutdown was asked for.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+async fn grace_after(shutdown: &CancellationToken) {
+    shutdown.cancelled().await;
+    tokio::time::sleep(SHUTDOWN_GRACE).await;
+}
+
+fn parse_hits(json: Option<&str>) -> Vec<Hit> {
+    json.and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_default()
+}
+
+fn timestamp(seconds: Option<i64>) -> Option<DateTime<Utc>> {
+    seconds.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0))
 }
 
 fn recipients(alert: &AlertDetail) -> Result<Vec<Mailbox>, String> {

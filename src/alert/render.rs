@@ -10,10 +10,9 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 use crate::article::{clean_line, truncate_chars};
 use crate::rules::{Field, Hit};
 
-/// What an alert about one article says.
+/// One matched article, as an alert shows it.
 #[derive(Debug, Clone)]
-pub struct ArticleAlert<'a> {
-    pub watch: &'a str,
+pub struct Item<'a> {
     pub title: &'a str,
     pub link: Option<&'a str>,
     pub feed_name: Option<&'a str>,
@@ -21,7 +20,25 @@ pub struct ArticleAlert<'a> {
     pub summary: &'a str,
     pub content: &'a str,
     pub hits: &'a [Hit],
+}
+
+/// What an alert is about.
+#[derive(Debug, Clone)]
+pub enum AlertBody<'a> {
+    /// One article (immediate mode).
+    Article(Item<'a>),
+    /// Every match of a digest period, newest first.
+    Digest(&'a [Item<'a>]),
+    /// The matches of an hour beyond the watch's max_per_hour, newest first.
+    Overflow(&'a [Item<'a>]),
+}
+
+/// One alert email.
+#[derive(Debug, Clone)]
+pub struct AlertMail<'a> {
+    pub watch: &'a str,
     pub message_id: &'a str,
+    pub body: AlertBody<'a>,
 }
 
 /// Why a message could not be built.
@@ -33,31 +50,68 @@ pub struct RenderError(pub String);
 const SNIPPET_CHARS: usize = 400;
 const SUBJECT_CHARS: usize = 200;
 
-/// Builds the email for one (watch, article) alert.
-pub fn render_article_alert(
-    alert: &ArticleAlert,
+fn plural(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
+fn title_of(item: &Item) -> String {
+    let title = clean_line(item.title, SUBJECT_CHARS);
+    if title.is_empty() {
+        "(untitled)".to_string()
+    } else {
+        title
+    }
+}
+
+/// Builds the email.
+pub fn render(
+    mail: &AlertMail,
     from: &Mailbox,
     to: &[Mailbox],
     date: DateTime<Utc>,
 ) -> Result<Message, RenderError> {
-    let title = clean_line(alert.title, SUBJECT_CHARS);
-    let title = if title.is_empty() {
-        "(untitled)".to_string()
-    } else {
-        title
+    let watch = clean_line(mail.watch, 100);
+    let (subject, text, html) = match &mail.body {
+        AlertBody::Article(item) => (
+            format!("[{watch}] {}", title_of(item)),
+            plain_article(&watch, item),
+            html_page(&watch, &html_article(item, true)),
+        ),
+        AlertBody::Digest(items) | AlertBody::Overflow(items) => {
+            let (subject, intro) = if matches!(mail.body, AlertBody::Digest(_)) {
+                (
+                    format!(
+                        "[{watch}] {}",
+                        plural(items.len(), "new article", "new articles")
+                    ),
+                    format!(
+                        "{} matched the watch \"{watch}\" in this period.",
+                        plural(items.len(), "new article", "new articles")
+                    ),
+                )
+            } else {
+                (
+                    format!(
+                        "[{watch}] and {} this hour",
+                        plural(items.len(), "more article", "more articles")
+                    ),
+                    format!(
+                        "The watch \"{watch}\" reached its hourly limit of single alerts; {} more matched this hour.",
+                        plural(items.len(), "article", "articles")
+                    ),
+                )
+            };
+            (
+                subject,
+                plain_batch(&watch, &intro, items),
+                html_page(&watch, &html_batch(&intro, items)),
+            )
+        }
     };
-    let watch = clean_line(alert.watch, 100);
-    let subject = format!("[{watch}] {title}");
-    let link = alert.link.filter(|l| is_http_link(l));
-    let snippet = Snippet::choose(alert);
-
-    let text = plain_body(alert, &title, link, &snippet);
-    let html = html_body(alert, &title, link, &snippet);
-
     let mut builder = Message::builder()
         .from(from.clone())
         .subject(subject)
-        .message_id(Some(alert.message_id.to_string()))
+        .message_id(Some(mail.message_id.to_string()))
         .date(date.into());
     for recipient in to {
         builder = builder.to(recipient.clone());
@@ -133,12 +187,12 @@ struct Snippet<'a> {
 impl<'a> Snippet<'a> {
     /// The summary, else the content, around its first hit; the start of the text when the
     /// words matched only in the title.
-    fn choose(alert: &ArticleAlert<'a>) -> Snippet<'a> {
+    fn choose(item: &Item<'a>) -> Snippet<'a> {
         for (field, text) in [
-            (Field::Summary, alert.summary),
-            (Field::Content, alert.content),
+            (Field::Summary, item.summary),
+            (Field::Content, item.content),
         ] {
-            let mut marks: Vec<(usize, usize)> = alert
+            let mut marks: Vec<(usize, usize)> = item
                 .hits
                 .iter()
                 .filter(|h| h.field == Some(field))
@@ -165,10 +219,10 @@ impl<'a> Snippet<'a> {
                 marks: kept,
             };
         }
-        let text = if alert.summary.is_empty() {
-            alert.content
+        let text = if item.summary.is_empty() {
+            item.content
         } else {
-            alert.summary
+            item.summary
         };
         Snippet {
             text,
@@ -234,31 +288,58 @@ fn matched_terms(hits: &[Hit]) -> Vec<(String, String)> {
     terms
 }
 
-fn plain_body(alert: &ArticleAlert, title: &str, link: Option<&str>, snippet: &Snippet) -> String {
-    let mut text = format!("{title}\n");
-    if let Some(link) = link {
+fn source_line(item: &Item) -> String {
+    let published = published_line(item.published);
+    match item.feed_name {
+        Some(feed) => format!("{} · {published}", clean_line(feed, 200)),
+        None => published,
+    }
+}
+
+fn plain_item(item: &Item, text: &mut String, why_in_full: bool) {
+    text.push_str(&title_of(item));
+    text.push('\n');
+    if let Some(link) = item.link.filter(|l| is_http_link(l)) {
         text.push_str(link);
         text.push('\n');
     }
-    text.push('\n');
-    if let Some(feed) = alert.feed_name {
-        text.push_str(&format!("Source:    {}\n", clean_line(feed, 200)));
-    }
-    text.push_str(&format!("Published: {}\n", published_line(alert.published)));
-    text.push('\n');
-    let body = snippet.render(|s| s.to_string(), |s| s.to_string());
-    if !body.is_empty() {
-        text.push_str(&body);
+    text.push_str(&source_line(item));
+    text.push_str("\n\n");
+    let snippet = Snippet::choose(item).render(|s| s.to_string(), |s| s.to_string());
+    if !snippet.is_empty() {
+        text.push_str(&snippet);
         text.push_str("\n\n");
     }
-    text.push_str("Why this matched:\n");
-    for (word, clause) in matched_terms(alert.hits) {
-        text.push_str(&format!("  - \"{word}\" for {clause}\n"));
+    let terms = matched_terms(item.hits);
+    if why_in_full {
+        text.push_str("Why this matched:\n");
+        for (word, clause) in terms {
+            text.push_str(&format!("  - \"{word}\" for {clause}\n"));
+        }
+    } else {
+        let words: Vec<String> = terms.iter().map(|(w, _)| format!("\"{w}\"")).collect();
+        text.push_str(&format!("Matched: {}\n", words.join(", ")));
     }
-    text.push_str(&format!(
-        "\n-- \nnewswatch alert for the watch \"{}\"\n",
-        clean_line(alert.watch, 100)
-    ));
+}
+
+fn footer(watch: &str) -> String {
+    format!("\n-- \nnewswatch alert for the watch \"{watch}\"\n")
+}
+
+fn plain_article(watch: &str, item: &Item) -> String {
+    let mut text = String::new();
+    plain_item(item, &mut text, true);
+    text.push_str(&footer(watch));
+    text
+}
+
+fn plain_batch(watch: &str, intro: &str, items: &[Item]) -> String {
+    let mut text = format!("{intro}\n");
+    for (i, item) in items.iter().enumerate() {
+        text.push_str(&format!("\n{}. ", i + 1));
+        plain_item(item, &mut text, false);
+    }
+    text.push_str(&footer(watch));
     text
 }
 
@@ -266,47 +347,70 @@ fn escape(text: &str) -> String {
     html_escape::encode_text(text).into_owned()
 }
 
-fn html_body(alert: &ArticleAlert, title: &str, link: Option<&str>, snippet: &Snippet) -> String {
-    let title_html = match link {
+fn html_item(item: &Item, why_in_full: bool) -> String {
+    let title = escape(&title_of(item));
+    let title_html = match item.link.filter(|l| is_http_link(l)) {
         Some(link) => format!(
-            "<a href=\"{}\">{}</a>",
-            html_escape::encode_double_quoted_attribute(link),
-            escape(title)
+            "<a href=\"{}\">{title}</a>",
+            html_escape::encode_double_quoted_attribute(link)
         ),
-        None => escape(title),
+        None => title,
     };
-    let mut html = String::from(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head>\
-         <body style=\"font-family: sans-serif; line-height: 1.4\">\n",
+    let mut html = format!(
+        "<h2 style=\"font-size: 1.15em; margin-bottom: 0.2em\">{title_html}</h2>\n<p style=\"color: #555; margin-top: 0\">{}</p>\n",
+        escape(&source_line(item))
     );
-    html.push_str(&format!(
-        "<h2 style=\"font-size: 1.2em\">{title_html}</h2>\n<p style=\"color: #555\">"
-    ));
-    if let Some(feed) = alert.feed_name {
-        html.push_str(&format!("{} &middot; ", escape(&clean_line(feed, 200))));
-    }
-    html.push_str(&escape(&published_line(alert.published)));
-    html.push_str("</p>\n");
-    let body = snippet.render(
+    let snippet = Snippet::choose(item).render(
         |s| escape(s).replace('\n', "<br>"),
         |s| format!("<mark>{}</mark>", escape(s)),
     );
-    if !body.is_empty() {
-        html.push_str(&format!("<p>{body}</p>\n"));
+    if !snippet.is_empty() {
+        html.push_str(&format!("<p>{snippet}</p>\n"));
     }
-    html.push_str("<p style=\"color: #555\">Why this matched:</p>\n<ul>\n");
-    for (word, clause) in matched_terms(alert.hits) {
+    let terms = matched_terms(item.hits);
+    if why_in_full {
+        html.push_str("<p style=\"color: #555\">Why this matched:</p>\n<ul>\n");
+        for (word, clause) in terms {
+            html.push_str(&format!(
+                "<li><mark>{}</mark> for <code>{}</code></li>\n",
+                escape(&word),
+                escape(&clause)
+            ));
+        }
+        html.push_str("</ul>\n");
+    } else {
+        let words: Vec<String> = terms
+            .iter()
+            .map(|(w, _)| format!("<mark>{}</mark>", escape(w)))
+            .collect();
         html.push_str(&format!(
-            "<li><mark>{}</mark> for <code>{}</code></li>\n",
-            escape(&word),
-            escape(&clause)
+            "<p style=\"color: #555\">Matched: {}</p>\n",
+            words.join(", ")
         ));
     }
-    html.push_str(&format!(
-        "</ul>\n<p style=\"color: #888; font-size: 0.9em\">newswatch alert for the watch &ldquo;{}&rdquo;</p>\n</body></html>\n",
-        escape(&clean_line(alert.watch, 100))
-    ));
     html
+}
+
+fn html_article(item: &Item, why_in_full: bool) -> String {
+    html_item(item, why_in_full)
+}
+
+fn html_batch(intro: &str, items: &[Item]) -> String {
+    let mut html = format!("<p>{}</p>\n", escape(intro));
+    for item in items {
+        html.push_str("<hr>\n");
+        html.push_str(&html_item(item, false));
+    }
+    html
+}
+
+fn html_page(watch: &str, content: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head>\
+         <body style=\"font-family: sans-serif; line-height: 1.4\">\n{content}\
+         <p style=\"color: #888; font-size: 0.9em\">newswatch alert for the watch &ldquo;{}&rdquo;</p>\n</body></html>\n",
+        escape(watch)
+    )
 }
 
 #[cfg(test)]
@@ -324,24 +428,23 @@ mod tests {
         }
     }
 
-    fn render(alert: &ArticleAlert) -> (String, String, String) {
+    fn item<'a>(title: &'a str, summary: &'a str, hits: &'a [Hit]) -> Item<'a> {
+        Item {
+            title,
+            link: None,
+            feed_name: None,
+            published: None,
+            summary,
+            content: "",
+            hits,
+        }
+    }
+
+    fn raw(mail: &AlertMail) -> String {
         let from: Mailbox = "Newswatch <nw@localhost>".parse().unwrap();
         let to: Mailbox = "analyst@example.org".parse().unwrap();
-        let message = render_article_alert(alert, &from, &[to], Utc::now()).unwrap();
-        let raw = String::from_utf8(message.formatted()).unwrap();
-        let text = plain_body(
-            alert,
-            &clean_line(alert.title, 200),
-            alert.link,
-            &Snippet::choose(alert),
-        );
-        let html = html_body(
-            alert,
-            &clean_line(alert.title, 200),
-            alert.link,
-            &Snippet::choose(alert),
-        );
-        (raw, text, html)
+        let message = render(mail, &from, &[to], Utc::now()).unwrap();
+        String::from_utf8(message.formatted()).unwrap()
     }
 
     #[test]
@@ -356,18 +459,9 @@ mod tests {
             ),
             hit(Field::Summary, "России", summary, "@russia: Россия"),
         ];
-        let alert = ArticleAlert {
-            watch: "Russia–DPRK",
-            title: "Title <b onmouseover=x>",
-            link: Some("https://example.org/a?x=1&y=\"2\""),
-            feed_name: Some("Feed"),
-            published: None,
-            summary,
-            content: "",
-            hits: &hits,
-            message_id: "<abc@localhost>",
-        };
-        let (_, text, html) = render(&alert);
+        let mut article = item("Title <b onmouseover=x>", summary, &hits);
+        article.link = Some("https://example.org/a?x=1&y=\"2\"");
+        let html = html_item(&article, true);
         assert!(html.contains("<mark>Северная Корея</mark> &lt;script&gt;alert(1)&lt;/script&gt; поставила <mark>России</mark>"), "{html}");
         assert!(html.contains("Title &lt;b onmouseover=x&gt;"));
         assert!(
@@ -375,43 +469,34 @@ mod tests {
             "{html}"
         );
         assert!(!html.contains("<script"));
+        let text = plain_article("w", &article);
         assert!(text.contains("\"России\" for @russia: Россия"), "{text}");
     }
 
     #[test]
     fn non_http_links_are_dropped() {
-        let alert = ArticleAlert {
+        let mut article = item("t", "", &[]);
+        article.link = Some("javascript:alert(1)");
+        let mail = AlertMail {
             watch: "w",
-            title: "t",
-            link: Some("javascript:alert(1)"),
-            feed_name: None,
-            published: None,
-            summary: "",
-            content: "",
-            hits: &[],
             message_id: "<a@b>",
+            body: AlertBody::Article(article),
         };
-        let from: Mailbox = "nw@localhost".parse().unwrap();
-        let to: Mailbox = "a@example.org".parse().unwrap();
-        let message = render_article_alert(&alert, &from, &[to], Utc::now()).unwrap();
-        let raw = String::from_utf8(message.formatted()).unwrap();
-        assert!(!raw.contains("javascript"));
+        assert!(!raw(&mail).contains("javascript"));
     }
 
     #[test]
     fn headers_cannot_be_injected_through_the_title() {
-        let alert = ArticleAlert {
+        let mail = AlertMail {
             watch: "w\r\nBcc: evil@example.org",
-            title: "Hello\r\nBcc: victim@example.org\r\n\r\nbody",
-            link: None,
-            feed_name: None,
-            published: None,
-            summary: "",
-            content: "",
-            hits: &[],
             message_id: "<a@b>",
+            body: AlertBody::Article(item(
+                "Hello\r\nBcc: victim@example.org\r\n\r\nbody",
+                "",
+                &[],
+            )),
         };
-        let (raw, _, _) = render(&alert);
+        let raw = raw(&mail);
         let headers = raw.split("\r\n\r\n").next().unwrap();
         assert!(
             !headers
@@ -440,22 +525,38 @@ mod tests {
             &summary,
             "@dprk: Pyongyang",
         )];
-        let alert = ArticleAlert {
-            watch: "w",
-            title: "t",
-            link: None,
-            feed_name: None,
-            published: None,
-            summary: &summary,
-            content: "",
-            hits: &hits,
-            message_id: "<a@b>",
-        };
-        let snippet = Snippet::choose(&alert);
+        let article = item("t", &summary, &hits);
+        let snippet = Snippet::choose(&article);
         let shown = snippet.render(|s| s.to_string(), |s| format!("[{s}]"));
         assert!(shown.starts_with('…') && shown.ends_with('…'));
         assert!(shown.contains("[Pyongyang]"));
         let plain = snippet.render(|s| s.to_string(), |s| s.to_string());
         assert!(plain.chars().count() <= SNIPPET_CHARS + 2);
+    }
+
+    #[test]
+    fn digests_list_every_item_under_a_counting_subject() {
+        let items = [
+            item("First", "a", &[]),
+            item("Second", "b", &[]),
+            item("Third", "c", &[]),
+        ];
+        let mail = AlertMail {
+            watch: "W",
+            message_id: "<d@b>",
+            body: AlertBody::Digest(&items),
+        };
+        let digest = raw(&mail);
+        assert!(digest.contains("Subject: [W] 3 new articles"), "{digest}");
+        let text = plain_batch("W", "intro", &items);
+        let first = text.find("1. First").unwrap();
+        let third = text.find("3. Third").unwrap();
+        assert!(first < third);
+        let mail = AlertMail {
+            watch: "W",
+            message_id: "<o@b>",
+            body: AlertBody::Overflow(&items[..1]),
+        };
+        assert!(raw(&mail).contains("Subject: [W] and 1 more article this hour"));
     }
 }

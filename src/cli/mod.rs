@@ -1,5 +1,7 @@
 //! Command-line arguments and the dispatch to each subcommand.
 
+mod alerts;
+mod backtest;
 mod check;
 mod feeds;
 mod service;
@@ -46,6 +48,10 @@ pub enum Command {
     Check,
     /// Show which watches match the articles of feed files or URLs, and why (no database, no mail).
     TestRule(test_rule::TestRuleArgs),
+    /// Run the watches over the stored archive: matches per day, samples, alert volume.
+    Backtest(backtest::BacktestArgs),
+    /// List alerts (queued, sent, failed) with their attempts and errors; `alerts retry` re-queues.
+    Alerts(alerts::AlertsArgs),
     /// Show every feed's polling status.
     Feeds {
         /// One JSON object per feed and line.
@@ -68,6 +74,8 @@ pub async fn run(args: Args) -> ExitCode {
         Command::Run => service::run(&args.config).await,
         Command::Once => service::once(&args.config).await,
         Command::Feeds { json } => feeds::run(&args.config, *json).await,
+        Command::Backtest(backtest) => backtest::run(&args.config, backtest).await,
+        Command::Alerts(alerts) => alerts::run(&args.config, alerts).await,
     }
 }
 

@@ -319,6 +319,43 @@ pub struct WatchConfig {
     pub query: Spanned<String>,
     #[serde(default = "WatchConfig::no_recipients")]
     pub to: Spanned<Vec<Spanned<String>>>,
+    /// One email per match, or one digest per period.
+    #[serde(default)]
+    pub mode: WatchMode,
+    /// Digest period, e.g. "1h" (digests go out on multiples of it, UTC).
+    #[serde(default)]
+    pub every: Option<Spanned<HumanDuration>>,
+    /// Digest times of day, e.g. ["08:00", "17:00"], in `timezone`.
+    #[serde(default)]
+    pub at: Vec<Spanned<String>>,
+    /// IANA time zone for `at`, e.g. "Europe/Berlin"; UTC by default.
+    #[serde(default)]
+    pub timezone: Option<Spanned<String>>,
+    /// Immediate alerts per watch and clock hour; further matches of the hour go into one
+    /// "and N more" email at the end of the hour. 0 = unlimited.
+    #[serde(default = "WatchConfig::default_max_per_hour")]
+    pub max_per_hour: u32,
+}
+
+/// How a watch's matches are delivered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WatchMode {
+    #[default]
+    Immediate,
+    Digest,
+}
+
+/// When a digest watch sends its digests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DigestSchedule {
+    /// On multiples of this period since the Unix epoch.
+    Every(Duration),
+    /// At these local times of day.
+    At {
+        times: Vec<chrono::NaiveTime>,
+        timezone: chrono_tz::Tz,
+    },
 }
 
 impl Config {
@@ -559,6 +596,7 @@ impl Config {
                     "watch names identify alerts in the database: make them unique",
                 ));
             }
+            self.validate_delivery(watch, errors);
             for recipient in watch.to.get_ref() {
                 if recipient
                     .get_ref()
@@ -575,6 +613,61 @@ impl Config {
                     ));
                 }
             }
+        }
+    }
+
+    fn validate_delivery(&self, watch: &WatchConfig, errors: &mut Vec<ConfigError>) {
+        let name = watch.name.get_ref();
+        let digest_keys = watch.every.is_some() || !watch.at.is_empty() || watch.timezone.is_some();
+        if watch.mode == WatchMode::Immediate {
+            if digest_keys {
+                errors.push(self.error_at(
+                    watch.name.span(),
+                    format!(
+                        "watch {name:?}: every, at and timezone only apply to mode = \"digest\""
+                    ),
+                    "add mode = \"digest\", or remove them",
+                ));
+            }
+            return;
+        }
+        match (&watch.every, watch.at.is_empty()) {
+            (None, true) => errors.push(self.error_at(
+                watch.name.span(),
+                format!("watch {name:?}: a digest needs every = \"1h\" or at = [\"08:00\"]"),
+                "say how often the digest goes out",
+            )),
+            (Some(every), false) => errors.push(self.error_at(
+                every.span(),
+                format!("watch {name:?}: set either every or at, not both"),
+                "every = \"1h\" sends on the hour; at = [\"08:00\", \"17:00\"] at those times",
+            )),
+            (Some(every), true) if every.get_ref().0 < Duration::from_secs(1) => {
+                errors.push(self.error_at(
+                    every.span(),
+                    format!("watch {name:?}: every must be at least 1s"),
+                    "use e.g. every = \"1h\"",
+                ))
+            }
+            _ => {}
+        }
+        for time in &watch.at {
+            if chrono::NaiveTime::parse_from_str(time.get_ref().trim(), "%H:%M").is_err() {
+                errors.push(self.error_at(
+                    time.span(),
+                    format!("watch {name:?}: {:?} is not a time of day", time.get_ref()),
+                    "write 24-hour times as \"HH:MM\", e.g. \"08:00\" or \"17:30\"",
+                ));
+            }
+        }
+        if let Some(tz) = &watch.timezone
+            && tz.get_ref().parse::<chrono_tz::Tz>().is_err()
+        {
+            errors.push(self.error_at(
+                tz.span(),
+                format!("watch {name:?}: unknown time zone {:?}", tz.get_ref()),
+                "use an IANA name such as \"Europe/Berlin\" or \"UTC\"",
+            ));
         }
     }
 
@@ -670,6 +763,32 @@ impl Config {
 impl WatchConfig {
     fn no_recipients() -> Spanned<Vec<Spanned<String>>> {
         Spanned::new(0..0, Vec::new())
+    }
+
+    fn default_max_per_hour() -> u32 {
+        20
+    }
+
+    /// The digest schedule of a digest watch (`None` for immediate watches). Only call on a
+    /// validated configuration: invalid times are skipped here and reported by validation.
+    pub fn digest_schedule(&self) -> Option<DigestSchedule> {
+        if self.mode != WatchMode::Digest {
+            return None;
+        }
+        if let Some(every) = &self.every {
+            return Some(DigestSchedule::Every(every.get_ref().0));
+        }
+        let timezone = self
+            .timezone
+            .as_ref()
+            .and_then(|tz| tz.get_ref().parse().ok())
+            .unwrap_or(chrono_tz::UTC);
+        let times = self
+            .at
+            .iter()
+            .filter_map(|t| chrono::NaiveTime::parse_from_str(t.get_ref().trim(), "%H:%M").ok())
+            .collect();
+        Some(DigestSchedule::At { times, timezone })
     }
 
     pub fn name(&self) -> &str {

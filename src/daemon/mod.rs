@@ -15,10 +15,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
-use crate::alert::{Mailer, Notifier, RetryPolicy, message_id_domain};
+use crate::alert::{Mailer, Notifier, RetryPolicy, WatchBatching, message_id_domain};
 use crate::config::Config;
 use crate::feed::{self, FetchRequest, FetchSettings, Fetcher, PolledContent};
-use crate::ingest::{AlertWindow, FeedContext, Ingestor, WatchTargets};
+use crate::ingest::{AlertWindow, FeedContext, Ingestor, WatchDelivery, WatchTargets};
 use crate::store::{FeedRow, FeedSpec, PollRecord, Store, StoreError};
 use schedule::Schedule;
 
@@ -119,7 +119,14 @@ impl Daemon {
         })
         .map_err(|e| DaemonError::Setup(format!("HTTP client: {e}")))?;
         let targets = WatchTargets {
-            recipients: config.watches().map(|w| w.recipients()).collect(),
+            watches: config
+                .watches()
+                .map(|w| WatchDelivery {
+                    recipients: w.recipients(),
+                    digest: w.digest_schedule().is_some(),
+                    max_per_hour: w.max_per_hour,
+                })
+                .collect(),
             message_id_domain: message_id_domain(&from),
         };
         let window = AlertWindow {
@@ -145,6 +152,14 @@ impl Daemon {
                 mailer,
                 from,
                 RetryPolicy::from_config(&config.email),
+                config
+                    .watches()
+                    .map(|w| WatchBatching {
+                        name: w.name().to_string(),
+                        recipients: w.recipients(),
+                        digest: w.digest_schedule(),
+                    })
+                    .collect(),
             ),
             ingestor: Ingestor::new(watches, targets, window),
             store,
@@ -274,7 +289,9 @@ impl Daemon {
                 error!(error = %e, "database error while delivering alerts");
             }
             let now = Utc::now().timestamp();
-            let next_due = self.store.next_alert_due().await?.unwrap_or(now + 60);
+            let next_alert = self.store.next_alert_due().await?.unwrap_or(now + 60);
+            let next_batch = self.notifier.next_batch_due().await?.unwrap_or(now + 60);
+            let next_due = next_alert.min(next_batch);
             let wait = Duration::from_secs(next_due.saturating_sub(now).clamp(1, 60) as u64);
             tokio::select! {
                 _ = shutdown.cancelled() => {}

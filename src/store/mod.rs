@@ -4,7 +4,7 @@
 
 mod rows;
 
-pub use rows::{AlertDetail, AlertRow, AlertStatus, ArchivedArticle, FeedRow};
+pub use rows::{AlertDetail, AlertRow, AlertStatus, ArchivedArticle, BatchItem, FeedRow};
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -55,16 +55,60 @@ pub enum PollRecord {
     },
 }
 
-/// An alert to queue with its match.
+/// How a match reaches (or does not reach) the watch's recipients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchDelivery {
+    /// Its own alert, queued with the match.
+    Alert,
+    /// Waits for the watch's next digest.
+    Digest,
+    /// Over the hourly cap: waits for the hour's "and N more" summary.
+    Overflow,
+    /// Recorded only (too old to alert, or no recipients).
+    None,
+}
+
+impl MatchDelivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchDelivery::Alert => "alert",
+            MatchDelivery::Digest => "digest",
+            MatchDelivery::Overflow => "overflow",
+            MatchDelivery::None => "none",
+        }
+    }
+}
+
+/// A match to record, with what its alert needs.
 #[derive(Debug, Clone)]
-pub struct NewAlert {
+pub struct NewMatch {
     pub watch: String,
     pub recipients: Vec<String>,
     pub message_id: String,
     /// JSON of the match explanation.
     pub explanation: String,
-    /// Whether to queue mail (false: record the match only, e.g. an old article).
-    pub notify: bool,
+    pub delivery: MatchDelivery,
+}
+
+/// A batch alert (digest or overflow summary) to create.
+#[derive(Debug, Clone)]
+pub struct NewBatch<'a> {
+    pub watch: &'a str,
+    /// `Digest` or `Overflow`.
+    pub delivery: MatchDelivery,
+    /// Matches recorded before this time go into the batch.
+    pub before: i64,
+    pub dedup_key: String,
+    pub message_id: String,
+    pub recipients: &'a [String],
+}
+
+/// A watch with matches waiting for a batch alert.
+#[derive(Debug, Clone)]
+pub struct PendingBatch {
+    pub watch: String,
+    pub delivery: MatchDelivery,
+    pub oldest_match_at: i64,
 }
 
 /// The database handle; cheap to clone.
@@ -188,6 +232,96 @@ impl Store {
         tx.commit().await
     }
 
+    /// Watches with digest or overflow matches not yet in a batch alert.
+    pub async fn pending_batches(&self) -> Result<Vec<PendingBatch>> {
+        let rows = sqlx::query(
+            "SELECT watch, delivery, MIN(matched_at) FROM matches
+             WHERE delivery IN ('digest', 'overflow') AND batch_alert_id IS NULL
+             GROUP BY watch, delivery",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut pending = Vec::with_capacity(rows.len());
+        for row in rows {
+            let delivery = match row.try_get::<String, _>(1)?.as_str() {
+                "digest" => MatchDelivery::Digest,
+                _ => MatchDelivery::Overflow,
+            };
+            pending.push(PendingBatch {
+                watch: row.try_get(0)?,
+                delivery,
+                oldest_match_at: row.try_get(2)?,
+            });
+        }
+        Ok(pending)
+    }
+
+    /// Gathers a watch's waiting matches recorded before `batch.before` into one queued alert;
+    /// `None` when there are none (or this period's batch exists already).
+    pub async fn create_batch(&self, batch: &NewBatch<'_>, now: i64) -> Result<Option<i64>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM matches
+             WHERE watch = $1 AND delivery = $2 AND batch_alert_id IS NULL AND matched_at < $3",
+        )
+        .bind(batch.watch)
+        .bind(batch.delivery.as_str())
+        .bind(batch.before)
+        .fetch_one(&mut *tx)
+        .await?;
+        if count == 0 {
+            return Ok(None);
+        }
+        let kind = if batch.delivery == MatchDelivery::Digest {
+            "digest"
+        } else {
+            "overflow"
+        };
+        let alert_id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO alerts (watch, kind, item_count, dedup_key, message_id, recipients, status,
+                                 next_attempt_at, created_at, queued_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7, $7)
+             ON CONFLICT (dedup_key) DO NOTHING
+             RETURNING id",
+        )
+        .bind(batch.watch)
+        .bind(kind)
+        .bind(count)
+        .bind(&batch.dedup_key)
+        .bind(&batch.message_id)
+        .bind(serde_json::to_string(batch.recipients).unwrap_or_else(|_| "[]".into()))
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(alert_id) = alert_id else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "UPDATE matches SET batch_alert_id = $4
+             WHERE watch = $1 AND delivery = $2 AND batch_alert_id IS NULL AND matched_at < $3",
+        )
+        .bind(batch.watch)
+        .bind(batch.delivery.as_str())
+        .bind(batch.before)
+        .bind(alert_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(alert_id))
+    }
+
+    /// The matches a batch alert lists, newest first.
+    pub async fn batch_items(&self, alert_id: i64) -> Result<Vec<BatchItem>> {
+        Ok(sqlx::query_as::<_, BatchItem>(concat!(
+            rows::batch_item_select!(),
+            " WHERE m.batch_alert_id = $1
+              ORDER BY COALESCE(ar.published_at, ar.fetched_at) DESC, ar.id DESC"
+        ))
+        .bind(alert_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Puts alerts a crashed process had claimed back in the queue.
     pub async fn requeue_claimed(&self) -> Result<u64> {
         let done = sqlx::query(
@@ -284,6 +418,32 @@ impl Store {
         Ok(())
     }
 
+    /// Puts a failed (or waiting) alert back in the queue for an attempt now, with a fresh
+    /// give-up deadline. Returns whether such an alert exists.
+    pub async fn retry_alert(&self, alert_id: i64, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE alerts SET status = 'queued', next_attempt_at = $2, queued_at = $2
+             WHERE id = $1 AND status IN ('failed', 'queued')",
+        )
+        .bind(alert_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Puts every failed alert back in the queue; returns how many.
+    pub async fn retry_failed(&self, now: i64) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE alerts SET status = 'queued', next_attempt_at = $1, queued_at = $1
+             WHERE status = 'failed'",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Alerts, newest first, optionally of one status and created since a time.
     pub async fn alerts(
         &self,
@@ -369,38 +529,51 @@ impl IngestTx {
         Ok(inserted)
     }
 
-    /// Records a match and, when `alert.notify`, queues its alert (once per watch and article).
-    /// Returns whether an alert was queued.
+    /// Article alerts queued for `watch` since `since` (for the hourly cap).
+    pub async fn article_alerts_since(&mut self, watch: &str, since: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM alerts WHERE watch = $1 AND kind = 'article' AND created_at >= $2",
+        )
+        .bind(watch)
+        .bind(since)
+        .fetch_one(&mut *self.tx)
+        .await?)
+    }
+
+    /// Records a match and, for `MatchDelivery::Alert`, queues its alert (once per watch and
+    /// article). Returns whether an alert was queued.
     pub async fn record_match(
         &mut self,
         article_id: i64,
-        alert: &NewAlert,
+        found: &NewMatch,
         now: i64,
     ) -> Result<bool> {
-        sqlx::query(
-            "INSERT INTO matches (watch, article_id, matched_at, explanation) VALUES ($1, $2, $3, $4)
+        let recorded = sqlx::query(
+            "INSERT INTO matches (watch, article_id, matched_at, explanation, delivery)
+             VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (watch, article_id) DO NOTHING",
         )
-        .bind(&alert.watch)
+        .bind(&found.watch)
         .bind(article_id)
         .bind(now)
-        .bind(&alert.explanation)
+        .bind(&found.explanation)
+        .bind(found.delivery.as_str())
         .execute(&mut *self.tx)
         .await?;
-        if !alert.notify {
+        if found.delivery != MatchDelivery::Alert || recorded.rows_affected() == 0 {
             return Ok(false);
         }
         let queued = sqlx::query(
             "INSERT INTO alerts (watch, kind, article_id, dedup_key, message_id, recipients, status,
-                                 next_attempt_at, created_at)
-             VALUES ($1, 'article', $2, $3, $4, $5, 'queued', $6, $6)
+                                 next_attempt_at, created_at, queued_at)
+             VALUES ($1, 'article', $2, $3, $4, $5, 'queued', $6, $6, $6)
              ON CONFLICT (dedup_key) DO NOTHING",
         )
-        .bind(&alert.watch)
+        .bind(&found.watch)
         .bind(article_id)
-        .bind(format!("article:{}:{article_id}", alert.watch))
-        .bind(&alert.message_id)
-        .bind(serde_json::to_string(&alert.recipients).unwrap_or_else(|_| "[]".into()))
+        .bind(format!("article:{}:{article_id}", found.watch))
+        .bind(&found.message_id)
+        .bind(serde_json::to_string(&found.recipients).unwrap_or_else(|_| "[]".into()))
         .bind(now)
         .execute(&mut *self.tx)
         .await?;

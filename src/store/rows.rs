@@ -74,8 +74,8 @@ impl std::str::FromStr for AlertStatus {
 
 macro_rules! alert_row_select {
     () => {
-        "SELECT a.id, a.watch, a.kind, a.status, a.recipients, a.attempts, a.last_error,
-                a.created_at, a.sent_at, a.next_attempt_at, ar.title AS article_title,
+        "SELECT a.id, a.watch, a.kind, a.item_count, a.status, a.recipients, a.attempts,
+                a.last_error, a.created_at, a.sent_at, a.next_attempt_at, ar.title AS article_title,
                 ar.link AS article_link
          FROM alerts a LEFT JOIN articles ar ON ar.id = a.article_id"
     };
@@ -88,6 +88,7 @@ pub struct AlertRow {
     pub id: i64,
     pub watch: String,
     pub kind: String,
+    pub item_count: i64,
     pub status: String,
     /// JSON array.
     pub recipients: String,
@@ -102,27 +103,53 @@ pub struct AlertRow {
 
 macro_rules! alert_detail_select {
     () => {
-        "SELECT a.id, a.watch, a.kind, a.message_id, a.recipients, a.attempts, a.created_at,
-                ar.title, ar.link, ar.summary, ar.content, ar.published_at,
+        "SELECT a.id, a.watch, a.kind, a.item_count, a.message_id, a.recipients, a.attempts,
+                a.created_at, a.queued_at, ar.title, ar.link, ar.summary, ar.content, ar.published_at,
                 (SELECT f.name FROM feeds f WHERE f.id = ar.feed_id) AS feed_name,
                 (SELECT m.explanation FROM matches m
                   WHERE m.watch = a.watch AND m.article_id = a.article_id) AS explanation
-         FROM alerts a JOIN articles ar ON ar.id = a.article_id"
+         FROM alerts a LEFT JOIN articles ar ON ar.id = a.article_id"
     };
 }
 pub(crate) use alert_detail_select;
 
-/// Everything needed to render and send one alert.
+/// Everything needed to render and send one alert. The article columns are set for
+/// `kind = "article"`; batch alerts (digest, overflow) list their items separately.
 #[derive(Debug, Clone, FromRow)]
 pub struct AlertDetail {
     pub id: i64,
     pub watch: String,
     pub kind: String,
+    pub item_count: i64,
     pub message_id: String,
     /// JSON array.
     pub recipients: String,
     pub attempts: i64,
     pub created_at: i64,
+    pub queued_at: i64,
+    pub title: Option<String>,
+    pub link: Option<String>,
+    pub summary: Option<String>,
+    pub content: Option<String>,
+    pub published_at: Option<i64>,
+    pub feed_name: Option<String>,
+    /// JSON of the match's hits.
+    pub explanation: Option<String>,
+}
+
+macro_rules! batch_item_select {
+    () => {
+        "SELECT ar.title, ar.link, ar.summary, ar.content, ar.published_at,
+                (SELECT f.name FROM feeds f WHERE f.id = ar.feed_id) AS feed_name,
+                m.explanation
+         FROM matches m JOIN articles ar ON ar.id = m.article_id"
+    };
+}
+pub(crate) use batch_item_select;
+
+/// One article of a digest or overflow summary.
+#[derive(Debug, Clone, FromRow)]
+pub struct BatchItem {
     pub title: String,
     pub link: Option<String>,
     pub summary: String,
@@ -130,7 +157,7 @@ pub struct AlertDetail {
     pub published_at: Option<i64>,
     pub feed_name: Option<String>,
     /// JSON of the match's hits.
-    pub explanation: Option<String>,
+    pub explanation: String,
 }
 
 macro_rules! archive_select {

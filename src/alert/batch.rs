@@ -1,0 +1,130 @@
+//! When batch alerts fall due: digest periods (`every` on multiples of the period, or `at`
+//! times of day in a time zone) and the clock hours that cap immediate alerts.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+
+use crate::config::DigestSchedule;
+
+/// The start of the clock hour (UTC) that `timestamp` falls in.
+pub fn hour_start(timestamp: i64) -> i64 {
+    timestamp - timestamp.rem_euclid(3600)
+}
+
+/// The `at` times on `date` in the schedule's zone, as UTC timestamps (a time that does not
+/// exist that day, in a DST gap, is skipped).
+fn times_on(schedule: &DigestSchedule, date: NaiveDate) -> Vec<i64> {
+    match schedule {
+        DigestSchedule::Every(_) => Vec::new(),
+        DigestSchedule::At { times, timezone } => times
+            .iter()
+            .filter_map(|t| timezone.from_local_datetime(&date.and_time(*t)).earliest())
+            .map(|t| t.timestamp())
+            .collect(),
+    }
+}
+
+fn local_date(schedule: &DigestSchedule, now: DateTime<Utc>) -> NaiveDate {
+    match schedule {
+        DigestSchedule::At { timezone, .. } => now.with_timezone(timezone).date_naive(),
+        DigestSchedule::Every(_) => now.date_naive(),
+    }
+}
+
+/// The most recent digest time at or before `now` (`i64::MIN` when the schedule has none).
+pub fn latest_boundary(schedule: &DigestSchedule, now: DateTime<Utc>) -> i64 {
+    let timestamp = now.timestamp();
+    match schedule {
+        DigestSchedule::Every(period) => {
+            let period = period.as_secs().max(1) as i64;
+            timestamp - timestamp.rem_euclid(period)
+        }
+        DigestSchedule::At { .. } => {
+            let today = local_date(schedule, now);
+            (0..=2)
+                .flat_map(|back| times_on(schedule, today - Duration::days(back)))
+                .filter(|t| *t <= timestamp)
+                .max()
+                .unwrap_or(i64::MIN)
+        }
+    }
+}
+
+/// The first digest time after `now` (`i64::MAX` when the schedule has none).
+pub fn next_boundary(schedule: &DigestSchedule, now: DateTime<Utc>) -> i64 {
+    let timestamp = now.timestamp();
+    match schedule {
+        DigestSchedule::Every(period) => {
+            latest_boundary(schedule, now) + period.as_secs().max(1) as i64
+        }
+        DigestSchedule::At { .. } => {
+            let today = local_date(schedule, now);
+            (0..=2)
+                .flat_map(|ahead| times_on(schedule, today + Duration::days(ahead)))
+                .filter(|t| *t > timestamp)
+                .min()
+                .unwrap_or(i64::MAX)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveTime;
+
+    fn at(times: &[&str], zone: &str) -> DigestSchedule {
+        DigestSchedule::At {
+            times: times
+                .iter()
+                .map(|t| NaiveTime::parse_from_str(t, "%H:%M").unwrap())
+                .collect(),
+            timezone: zone.parse().unwrap(),
+        }
+    }
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    }
+
+    #[test]
+    fn periods_fall_on_multiples_of_every() {
+        let schedule = DigestSchedule::Every(std::time::Duration::from_secs(3600));
+        let now = utc("2026-11-27T10:20:00Z");
+        assert_eq!(
+            latest_boundary(&schedule, now),
+            utc("2026-11-27T10:00:00Z").timestamp()
+        );
+        assert_eq!(
+            next_boundary(&schedule, now),
+            utc("2026-11-27T11:00:00Z").timestamp()
+        );
+    }
+
+    #[test]
+    fn times_of_day_are_local_to_the_zone() {
+        // Berlin is UTC+1 in November: 08:00 and 17:00 local are 07:00 and 16:00 UTC.
+        let schedule = at(&["08:00", "17:00"], "Europe/Berlin");
+        let now = utc("2026-11-27T10:00:00Z");
+        assert_eq!(
+            latest_boundary(&schedule, now),
+            utc("2026-11-27T07:00:00Z").timestamp()
+        );
+        assert_eq!(
+            next_boundary(&schedule, now),
+            utc("2026-11-27T16:00:00Z").timestamp()
+        );
+        let early = utc("2026-11-27T05:00:00Z");
+        assert_eq!(
+            latest_boundary(&schedule, early),
+            utc("2026-11-26T16:00:00Z").timestamp()
+        );
+    }
+
+    #[test]
+    fn hours_start_on_the_hour() {
+        assert_eq!(
+            hour_start(utc("2026-11-27T10:59:59Z").timestamp()),
+            utc("2026-11-27T10:00:00Z").timestamp()
+        );
+    }
+}

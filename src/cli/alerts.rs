@@ -1,0 +1,185 @@
+//! `newswatch alerts`: the outbox as an operator sees it, and re-queuing what failed.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use newswatch::store::{AlertRow, AlertStatus, Store};
+
+use super::{EXIT_CONFIG, EXIT_FAILURE, format_time, load_config};
+
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    #[command(subcommand)]
+    pub action: Option<AlertsAction>,
+    /// Only alerts in this state: queued, sending, sent or failed.
+    #[arg(long)]
+    pub status: Option<AlertStatus>,
+    /// Only alerts created within this time, e.g. "1d" or "6h".
+    #[arg(long)]
+    pub since: Option<String>,
+    /// One JSON object per alert and line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsAction {
+    /// Queue an alert again for an attempt now (ID), or every failed alert (--failed).
+    Retry {
+        /// The alert to retry (see the ID column of `newswatch alerts`).
+        #[arg(required_unless_present = "failed", conflicts_with = "failed")]
+        id: Option<i64>,
+        /// Retry every failed alert.
+        #[arg(long)]
+        failed: bool,
+    },
+}
+
+#[derive(Serialize)]
+struct JsonAlert<'a> {
+    id: i64,
+    watch: &'a str,
+    kind: &'a str,
+    status: &'a str,
+    article: Option<&'a str>,
+    link: Option<&'a str>,
+    items: i64,
+    recipients: Vec<String>,
+    attempts: i64,
+    last_error: Option<&'a str>,
+    created_at: i64,
+    sent_at: Option<i64>,
+    next_attempt_at: Option<i64>,
+}
+
+fn describe(alert: &AlertRow) -> String {
+    match alert.kind.as_str() {
+        "article" => alert.article_title.clone().unwrap_or_default(),
+        "digest" => format!("digest of {} articles", alert.item_count),
+        "overflow" => format!("and {} more this hour", alert.item_count),
+        other => other.to_string(),
+    }
+}
+
+pub async fn run(config_path: &Path, args: &AlertsArgs) -> ExitCode {
+    let since = match args.since.as_deref().map(humantime::parse_duration) {
+        None => None,
+        Some(Ok(duration)) => Some(chrono::Utc::now().timestamp() - duration.as_secs() as i64),
+        Some(Err(e)) => {
+            eprintln!("error: --since: {e}; write e.g. \"1d\" or \"6h\"");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let config = match load_config(config_path) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let store = match Store::open(&config.database.url).await {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let code = match &args.action {
+        Some(AlertsAction::Retry { id, failed }) => retry(&store, *id, *failed).await,
+        None => list(&store, args, since).await,
+    };
+    store.close().await;
+    code
+}
+
+async fn retry(store: &Store, id: Option<i64>, failed: bool) -> ExitCode {
+    let now = chrono::Utc::now().timestamp();
+    let result = match (id, failed) {
+        (_, true) => store.retry_failed(now).await.map(|n| {
+            println!(
+                "{n} failed alerts queued again; the running daemon (or the next `once`) sends them"
+            );
+            true
+        }),
+        (Some(id), false) => store.retry_alert(id, now).await.map(|found| {
+            if found {
+                println!("alert {id} queued again");
+            } else {
+                eprintln!("error: no failed or queued alert has ID {id}");
+            }
+            found
+        }),
+        (None, false) => Ok(false),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(EXIT_FAILURE),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+async fn list(store: &Store, args: &AlertsArgs, since: Option<i64>) -> ExitCode {
+    let alerts = match store.alerts(args.status, since).await {
+        Ok(alerts) => alerts,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    if args.json {
+        for alert in &alerts {
+            let line = JsonAlert {
+                id: alert.id,
+                watch: &alert.watch,
+                kind: &alert.kind,
+                status: &alert.status,
+                article: alert.article_title.as_deref(),
+                link: alert.article_link.as_deref(),
+                items: alert.item_count,
+                recipients: serde_json::from_str(&alert.recipients).unwrap_or_default(),
+                attempts: alert.attempts,
+                last_error: alert.last_error.as_deref(),
+                created_at: alert.created_at,
+                sent_at: alert.sent_at,
+                next_attempt_at: (alert.status == "queued").then_some(alert.next_attempt_at),
+            };
+            if let Ok(text) = serde_json::to_string(&line) {
+                println!("{text}");
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "{:>6}  {:<7}  {:<23}  {:<24}  {:<40}  {:<28}  {:>8}  LAST ERROR",
+        "ID", "STATUS", "CREATED", "WATCH", "ARTICLE", "RECIPIENTS", "ATTEMPTS"
+    );
+    for alert in &alerts {
+        let recipients: Vec<String> = serde_json::from_str(&alert.recipients).unwrap_or_default();
+        println!(
+            "{:>6}  {:<7}  {:<23}  {:<24}  {:<40}  {:<28}  {:>8}  {}",
+            alert.id,
+            alert.status,
+            format_time(Some(alert.created_at)),
+            clip(&alert.watch, 24),
+            clip(&describe(alert), 40),
+            clip(&recipients.join(", "), 28),
+            alert.attempts,
+            alert.last_error.as_deref().unwrap_or("")
+        );
+    }
+    if alerts.is_empty() {
+        println!("(no alerts)");
+    }
+    ExitCode::SUCCESS
+}
+
+fn clip(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(width - 1).collect::<String>())
+    }
+}

@@ -1,0 +1,220 @@
+//! `newswatch backtest`: the watches run over the stored archive: how often each would have
+//! fired, day by day, with sample titles, before it is let loose on an analyst's inbox.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use clap::Args;
+use serde::Serialize;
+
+use newswatch::config::Config;
+use newswatch::rules::ArticleView;
+use newswatch::store::{ArchivedArticle, Store};
+
+use super::{EXIT_CONFIG, EXIT_FAILURE, load_config};
+
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// How far back to look, e.g. "30d" or "12h".
+    #[arg(long, default_value = "30d")]
+    pub since: String,
+    /// Only these watches (repeatable).
+    #[arg(long = "watch", value_name = "NAME")]
+    pub watches: Vec<String>,
+    /// Sample titles shown per watch.
+    #[arg(long, default_value_t = 5)]
+    pub samples: usize,
+    /// One JSON object per watch and line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Default, Serialize)]
+struct WatchReport {
+    watch: String,
+    articles_scanned: usize,
+    matches: usize,
+    /// Matches per day (UTC), by publication date, else the date it was fetched.
+    per_day: BTreeMap<String, usize>,
+    busiest_day: usize,
+    /// Newest first.
+    samples: Vec<Sample>,
+}
+
+#[derive(Serialize, Clone)]
+struct Sample {
+    day: String,
+    title: String,
+    link: Option<String>,
+    terms: Vec<String>,
+}
+
+fn labels_of(config: &Config, article: &ArchivedArticle) -> Vec<String> {
+    let Some(name) = &article.feed_name else {
+        return Vec::new();
+    };
+    let mut labels = vec![name.clone()];
+    if let Some(feed) = config.feeds().find(|f| f.name() == name) {
+        labels.extend(feed.tags.iter().cloned());
+    }
+    labels
+}
+
+fn day_of(article: &ArchivedArticle) -> String {
+    let timestamp = article.published_at.unwrap_or(article.fetched_at);
+    DateTime::<Utc>::from_timestamp(timestamp, 0).map_or_else(
+        || "unknown".to_string(),
+        |d| d.format("%Y-%m-%d").to_string(),
+    )
+}
+
+pub async fn run(config_path: &Path, args: &BacktestArgs) -> ExitCode {
+    let since = match humantime::parse_duration(&args.since) {
+        Ok(since) => since,
+        Err(e) => {
+            eprintln!(
+                "error: --since {:?}: {e}; write e.g. \"30d\" or \"12h\"",
+                args.since
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let config = match load_config(config_path) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let watches = match config.compile_watches() {
+        Ok(watches) => watches,
+        Err(errors) => {
+            for error in errors {
+                eprintln!("{error}\n");
+            }
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let mut selected: Vec<usize> = Vec::new();
+    for name in &args.watches {
+        match watches.position(name) {
+            Some(index) => selected.push(index),
+            None => {
+                eprintln!("error: no watch is named {name:?}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        }
+    }
+    if selected.is_empty() {
+        selected = (0..watches.len()).collect();
+    }
+    let store = match Store::open(&config.database.url).await {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let start =
+        Utc::now() - chrono::Duration::from_std(since).unwrap_or(chrono::Duration::days(30));
+    let articles = match store.articles_since(start.timestamp()).await {
+        Ok(articles) => articles,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    store.close().await;
+
+    let mut reports: Vec<WatchReport> = selected
+        .iter()
+        .map(|&w| WatchReport {
+            watch: watches.name(w).to_string(),
+            articles_scanned: articles.len(),
+            ..Default::default()
+        })
+        .collect();
+    for article in &articles {
+        let authors: Vec<String> = serde_json::from_str(&article.authors).unwrap_or_default();
+        let categories: Vec<String> = serde_json::from_str(&article.categories).unwrap_or_default();
+        let labels = labels_of(&config, article);
+        let view = ArticleView {
+            title: &article.title,
+            summary: &article.summary,
+            content: &article.content,
+            authors: &authors,
+            categories: &categories,
+            link: article.link.as_deref(),
+            feeds: &labels,
+            lang: article.lang.as_deref(),
+        };
+        let document = watches.analyze(&view);
+        for found in watches.matches(&document).matches {
+            let Some(slot) = selected.iter().position(|&w| w == found.watch) else {
+                continue;
+            };
+            let report = &mut reports[slot];
+            let day = day_of(article);
+            report.matches += 1;
+            *report.per_day.entry(day.clone()).or_default() += 1;
+            let mut terms: Vec<String> = Vec::new();
+            for hit in &found.hits {
+                if !terms.contains(&hit.text) {
+                    terms.push(hit.text.clone());
+                }
+            }
+            report.samples.push(Sample {
+                day,
+                title: article.title.clone(),
+                link: article.link.clone(),
+                terms,
+            });
+        }
+    }
+    for report in &mut reports {
+        report.busiest_day = report.per_day.values().copied().max().unwrap_or(0);
+        report.samples.reverse();
+        report.samples.truncate(args.samples);
+    }
+    print(&reports, args);
+    ExitCode::SUCCESS
+}
+
+fn print(reports: &[WatchReport], args: &BacktestArgs) {
+    let since = &args.since;
+    if args.json {
+        for report in reports {
+            if let Ok(line) = serde_json::to_string(report) {
+                println!("{line}");
+            }
+        }
+        return;
+    }
+    for report in reports {
+        let days = report.per_day.len().max(1);
+        println!("{}", report.watch);
+        println!(
+            "  {} matches in {} stored articles over the last {since}: {} alert emails in immediate mode",
+            report.matches, report.articles_scanned, report.matches
+        );
+        println!(
+            "  {:.1} per day with matches, {} on the busiest day",
+            report.matches as f64 / days as f64,
+            report.busiest_day
+        );
+        for (day, count) in &report.per_day {
+            println!("    {day}  {count:>5}  {}", "#".repeat((*count).min(60)));
+        }
+        if !report.samples.is_empty() {
+            println!("  latest:");
+            for sample in &report.samples {
+                println!(
+                    "    {}  {}  [{}]",
+                    sample.day,
+                    sample.title,
+                    sample.terms.join(", ")
+                );
+            }
+        }
+        println!();
+    }
+}
