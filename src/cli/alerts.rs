@@ -101,13 +101,12 @@ async fn retry(store: &Store, id: Option<i64>, failed: bool) -> ExitCode {
             );
             true
         }),
-        (Some(id), false) => store.retry_alert(id, now).await.map(|found| {
+        (Some(id), false) => store.retry_alert(id, now).await.inspect(|&found| {
             if found {
                 println!("alert {id} queued again");
             } else {
                 eprintln!("error: no failed or queued alert has ID {id}");
             }
-            found
         }),
         (None, false) => Ok(false),
     };
