@@ -4,6 +4,7 @@ mod alerts;
 mod backtest;
 mod check;
 mod feeds;
+mod import_opml;
 mod service;
 mod test_rule;
 
@@ -52,6 +53,8 @@ pub enum Command {
     Backtest(backtest::BacktestArgs),
     /// List alerts (queued, sent, failed) with their attempts and errors; `alerts retry` re-queues.
     Alerts(alerts::AlertsArgs),
+    /// Print [[feeds]] tables for the subscriptions in an OPML file (or append them with --write).
+    ImportOpml(import_opml::ImportOpmlArgs),
     /// Show every feed's polling status.
     Feeds {
         /// One JSON object per feed and line.
@@ -76,6 +79,7 @@ pub async fn run(args: Args) -> ExitCode {
         Command::Feeds { json } => feeds::run(&args.config, *json).await,
         Command::Backtest(backtest) => backtest::run(&args.config, backtest).await,
         Command::Alerts(alerts) => alerts::run(&args.config, alerts).await,
+        Command::ImportOpml(import) => import_opml::run(&args.config, import),
     }
 }
 

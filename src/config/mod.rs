@@ -5,6 +5,7 @@
 //! of the program receives a [`Config`] it can trust.
 
 mod diagnostic;
+pub mod opml;
 mod values;
 
 pub use diagnostic::{ConfigError, ConfigErrors};
