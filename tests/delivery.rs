@@ -1051,7 +1051,13 @@ fn digest_every_five_seconds_sends_one_mail_listing_all_three() {
     });
     let started = Instant::now();
     let mut daemon = env.daemon();
-    smtp.wait_for(1, Duration::from_secs(30));
+    let arrived = wait_until(Duration::from_secs(30), || !smtp.messages().is_empty());
+    assert!(
+        arrived,
+        "a digest should arrive within 30 s; alerts: {:#?}\n--- daemon stderr ---\n{}",
+        env.alerts(&[]),
+        daemon.stderr()
+    );
     let first_after = started.elapsed();
     // A period is 5 s: wait longer than one more to see that no second digest comes.
     std::thread::sleep(Duration::from_secs(6));

@@ -73,6 +73,35 @@ pub struct Daemon {
     per_host_limit: usize,
     /// Wakes the notifier when an ingest queued alerts.
     alerts_queued: Notify,
+    /// Held while this process polls and delivers: one daemon per database.
+    _lock: Option<std::fs::File>,
+}
+
+/// Takes the lock file next to the database, so that a second `run` or `once` on the same
+/// database cannot requeue (and so send twice) the alerts this one is sending.
+fn lock_database(url: &str) -> Result<Option<std::fs::File>, DaemonError> {
+    let Some(path) = Store::file_path(url) else {
+        return Ok(None);
+    };
+    let mut lock_path = path.into_os_string();
+    lock_path.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| DaemonError::Setup(format!("cannot open the lock file {}: {e}", lock_path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(DaemonError::Setup(format!(
+            "another newswatch process (run or once) is using this database ({}); stop it first",
+            lock_path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(DaemonError::Setup(format!(
+            "cannot lock {}: {e}",
+            lock_path.display()
+        ))),
+    }
 }
 
 impl Daemon {
@@ -96,6 +125,7 @@ impl Daemon {
             .get_ref()
             .parse()
             .map_err(|e| DaemonError::Setup(format!("[email] from: {e}")))?;
+        let lock = lock_database(&config.database.url)?;
         let store = Store::open(&config.database.url).await?;
         let specs: Vec<FeedSpec> = config
             .feeds()
@@ -173,6 +203,7 @@ impl Daemon {
             per_host: Mutex::new(HashMap::new()),
             per_host_limit: config.polling.per_host,
             alerts_queued: Notify::new(),
+            _lock: lock,
         }))
     }
 
