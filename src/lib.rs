@@ -7,6 +7,7 @@ pub mod alert;
 pub mod article;
 pub mod config;
 pub mod daemon;
+pub mod error_text;
 pub mod feed;
 pub mod ingest;
 pub mod rules;

@@ -149,26 +149,12 @@ fn smtp_transport(
 }
 
 fn classify_smtp(error: lettre::transport::smtp::Error) -> DeliveryError {
-    let text = describe_chain(&error);
+    let text = crate::error_text::with_causes(&error);
     if error.is_permanent() {
         DeliveryError::Permanent(text)
     } else {
         DeliveryError::Transient(text)
     }
-}
-
-fn describe_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Writes `bytes` to `dir/stem.eml` atomically: a temporary file, flushed, then renamed.

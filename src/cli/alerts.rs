@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use newswatch::store::{AlertRow, AlertStatus, Store};
 
-use super::{EXIT_CONFIG, EXIT_FAILURE, format_time, load_config};
+use super::{EXIT_CONFIG, EXIT_FAILURE, format_time, load_config, open_store};
 
 #[derive(Debug, Args)]
 pub struct AlertsArgs {
@@ -77,12 +77,9 @@ pub async fn run(config_path: &Path, args: &AlertsArgs) -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
-    let store = match Store::open(&config.database.url).await {
+    let store = match open_store(&config).await {
         Ok(store) => store,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_FAILURE);
-        }
+        Err(code) => return code,
     };
     let code = match &args.action {
         Some(AlertsAction::Retry { id, failed }) => retry(&store, *id, *failed).await,

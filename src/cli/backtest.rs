@@ -11,9 +11,9 @@ use serde::Serialize;
 
 use newswatch::config::Config;
 use newswatch::rules::ArticleView;
-use newswatch::store::{ArchivedArticle, Store};
+use newswatch::store::ArchivedArticle;
 
-use super::{EXIT_CONFIG, EXIT_FAILURE, load_config};
+use super::{EXIT_CONFIG, EXIT_FAILURE, compile_watches, load_config, open_store, select_watches};
 
 #[derive(Debug, Args)]
 pub struct BacktestArgs {
@@ -85,34 +85,17 @@ pub async fn run(config_path: &Path, args: &BacktestArgs) -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
-    let watches = match config.compile_watches() {
+    let watches = match compile_watches(&config) {
         Ok(watches) => watches,
-        Err(errors) => {
-            for error in errors {
-                eprintln!("{error}\n");
-            }
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(code) => return code,
     };
-    let mut selected: Vec<usize> = Vec::new();
-    for name in &args.watches {
-        match watches.position(name) {
-            Some(index) => selected.push(index),
-            None => {
-                eprintln!("error: no watch is named {name:?}");
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        }
-    }
-    if selected.is_empty() {
-        selected = (0..watches.len()).collect();
-    }
-    let store = match Store::open(&config.database.url).await {
+    let selected = match select_watches(&watches, &args.watches) {
+        Ok(selected) => selected,
+        Err(code) => return code,
+    };
+    let store = match open_store(&config).await {
         Ok(store) => store,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_FAILURE);
-        }
+        Err(code) => return code,
     };
     let start =
         Utc::now() - chrono::Duration::from_std(since).unwrap_or(chrono::Duration::days(30));

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use newswatch::alert::Mailer;
 use newswatch::config::Config;
 
-use super::EXIT_CONFIG;
+use super::{EXIT_CONFIG, compile_watches};
 
 pub fn run(path: &Path) -> ExitCode {
     let config = match Config::load(path) {
@@ -27,14 +27,9 @@ pub fn run(path: &Path) -> ExitCode {
     if let Err(e) = Mailer::from_config(&config.email) {
         eprintln!("{}: warning: {e}\n", path.display());
     }
-    let watches = match config.compile_watches() {
+    let watches = match compile_watches(&config) {
         Ok(watches) => watches,
-        Err(errors) => {
-            for error in errors {
-                eprintln!("{error}\n");
-            }
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(code) => return code,
     };
     println!(
         "{}: OK: {} feeds, {} watches, {} lists",

@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use newswatch::store::{FeedRow, Store};
+use newswatch::store::FeedRow;
 
-use super::{EXIT_FAILURE, format_time, load_config};
+use super::{EXIT_FAILURE, format_time, load_config, open_store};
 
 #[derive(Serialize)]
 struct JsonFeed<'a> {
@@ -36,12 +36,9 @@ pub async fn run(config_path: &Path, json: bool) -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
-    let store = match Store::open(&config.database.url).await {
+    let store = match open_store(&config).await {
         Ok(store) => store,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_FAILURE);
-        }
+        Err(code) => return code,
     };
     let configured: Vec<&str> = config.feeds().map(|f| f.name()).collect();
     let rows = match store.feeds().await {

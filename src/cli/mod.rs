@@ -14,6 +14,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use newswatch::config::Config;
+use newswatch::rules::WatchSet;
+use newswatch::store::Store;
 
 /// Exit code for a configuration that cannot be used.
 pub const EXIT_CONFIG: u8 = 2;
@@ -88,6 +90,44 @@ fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
     Config::load(path).map_err(|errors| {
         eprintln!("{errors}");
         ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+/// Compiles the watches or prints every query error.
+fn compile_watches(config: &Config) -> Result<WatchSet, ExitCode> {
+    config.compile_watches().map_err(|errors| {
+        for error in errors {
+            eprintln!("{error}\n");
+        }
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+/// The indexes of the watches named with `--watch` (all when none is named).
+fn select_watches(watches: &WatchSet, names: &[String]) -> Result<Vec<usize>, ExitCode> {
+    if names.is_empty() {
+        return Ok((0..watches.len()).collect());
+    }
+    names
+        .iter()
+        .map(|name| {
+            watches.position(name).ok_or_else(|| {
+                let known: Vec<&str> = (0..watches.len()).map(|i| watches.name(i)).collect();
+                eprintln!(
+                    "error: no watch is named {name:?}; the watches are: {}",
+                    known.join(", ")
+                );
+                ExitCode::from(EXIT_CONFIG)
+            })
+        })
+        .collect()
+}
+
+/// Opens the database or prints why it cannot be used.
+async fn open_store(config: &Config) -> Result<Store, ExitCode> {
+    Store::open(&config.database.url).await.map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_FAILURE)
     })
 }
 

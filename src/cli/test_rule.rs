@@ -12,7 +12,7 @@ use newswatch::config::Config;
 use newswatch::feed::{self, FetchRequest, FetchSettings, Fetcher, PolledContent};
 use newswatch::rules::{Hit, WatchSet};
 
-use super::{EXIT_CONFIG, EXIT_FAILURE, load_config};
+use super::{EXIT_FAILURE, compile_watches, load_config, select_watches};
 
 #[derive(Debug, Args)]
 pub struct TestRuleArgs {
@@ -53,29 +53,14 @@ pub async fn run(config_path: &Path, args: &TestRuleArgs) -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
-    let watches = match config.compile_watches() {
+    let watches = match compile_watches(&config) {
         Ok(watches) => watches,
-        Err(errors) => {
-            for error in errors {
-                eprintln!("{error}\n");
-            }
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(code) => return code,
     };
-    let mut selected = Vec::new();
-    for name in &args.watches {
-        match watches.position(name) {
-            Some(index) => selected.push(index),
-            None => {
-                let known: Vec<&str> = (0..watches.len()).map(|i| watches.name(i)).collect();
-                eprintln!(
-                    "error: no watch is named {name:?}; the watches are: {}",
-                    known.join(", ")
-                );
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        }
-    }
+    let selected = match select_watches(&watches, &args.watches) {
+        Ok(selected) => selected,
+        Err(code) => return code,
+    };
     let fetcher = match Fetcher::new(FetchSettings {
         timeout: config.polling.timeout.0,
         max_body: config.polling.max_body.0,
@@ -197,7 +182,7 @@ impl Shown<'_> {
         let matches: Vec<_> = outcome
             .matches
             .iter()
-            .filter(|m| self.selected.is_empty() || self.selected.contains(&m.watch))
+            .filter(|m| self.selected.contains(&m.watch))
             .collect();
         totals.articles += 1;
         totals.matches += matches.len();

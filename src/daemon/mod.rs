@@ -90,7 +90,12 @@ fn lock_database(url: &str) -> Result<Option<std::fs::File>, DaemonError> {
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(|e| DaemonError::Setup(format!("cannot open the lock file {}: {e}", lock_path.display())))?;
+        .map_err(|e| {
+            DaemonError::Setup(format!(
+                "cannot open the lock file {}: {e}",
+                lock_path.display()
+            ))
+        })?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
         Err(std::fs::TryLockError::WouldBlock) => Err(DaemonError::Setup(format!(

@@ -92,19 +92,9 @@ impl FetchError {
     }
 }
 
-/// Describes a reqwest error with its causes ("error sending request: connection refused").
+/// A reqwest error with its causes ("error sending request: connection refused").
 fn network_error(error: &reqwest::Error) -> FetchError {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    FetchError::Network(text)
+    FetchError::Network(crate::error_text::with_causes(error))
 }
 
 /// The feed fetcher, one per daemon (it pools connections).

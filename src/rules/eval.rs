@@ -139,6 +139,30 @@ fn all_occurrences(ids: &[u32], patterns: &[Pattern], doc: &Document) -> Vec<(u3
     all
 }
 
+/// Calls `found` for each pair of a left and a right occurrence close enough, until it
+/// returns false.
+fn near_pairs(
+    left: &[u32],
+    right: &[u32],
+    distance: u32,
+    patterns: &[Pattern],
+    doc: &Document,
+    mut found: impl FnMut(&(u32, Occurrence), &(u32, Occurrence)) -> bool,
+) {
+    let lefts = all_occurrences(left, patterns, doc);
+    if lefts.is_empty() {
+        return;
+    }
+    let rights = all_occurrences(right, patterns, doc);
+    for l in &lefts {
+        for r in &rights {
+            if within(&l.1, &r.1, distance) && !found(l, r) {
+                return;
+            }
+        }
+    }
+}
+
 fn within(a: &Occurrence, b: &Occurrence, distance: u32) -> bool {
     if a.field != b.field {
         return false;
@@ -173,14 +197,12 @@ pub fn matches(expr: &Expr, patterns: &[Pattern], doc: &Document) -> bool {
             right,
             distance,
         } => {
-            let lefts = all_occurrences(left, patterns, doc);
-            if lefts.is_empty() {
-                return false;
-            }
-            let rights = all_occurrences(right, patterns, doc);
-            lefts
-                .iter()
-                .any(|(_, l)| rights.iter().any(|(_, r)| within(l, r, *distance)))
+            let mut any = false;
+            near_pairs(left, right, *distance, patterns, doc, |_, _| {
+                any = true;
+                false
+            });
+            any
         }
     }
 }
@@ -258,16 +280,20 @@ fn collect(expr: &Expr, patterns: &[Pattern], doc: &Document, hits: &mut Vec<Hit
             right,
             distance,
         } => {
-            let lefts = all_occurrences(left, patterns, doc);
-            let rights = all_occurrences(right, patterns, doc);
-            for (lid, l) in &lefts {
-                for (rid, r) in &rights {
-                    if within(l, r, *distance) {
-                        hits.push(hit(&patterns[*lid as usize], doc, l));
-                        hits.push(hit(&patterns[*rid as usize], doc, r));
-                    }
-                }
-            }
+            let mut pairs = 0;
+            near_pairs(
+                left,
+                right,
+                *distance,
+                patterns,
+                doc,
+                |(lid, l), (rid, r)| {
+                    hits.push(hit(&patterns[*lid as usize], doc, l));
+                    hits.push(hit(&patterns[*rid as usize], doc, r));
+                    pairs += 1;
+                    pairs < MAX_HITS_PER_PATTERN
+                },
+            );
         }
     }
 }

@@ -147,7 +147,9 @@ impl Store {
 
     /// The database file of a `sqlite:` URL (`None` for in-memory databases).
     pub fn file_path(url: &str) -> Option<std::path::PathBuf> {
-        let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))?;
         let path = rest.split('?').next().unwrap_or(rest);
         (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
     }
