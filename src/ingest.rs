@@ -72,6 +72,8 @@ pub struct IngestReport {
     pub new_articles: usize,
     pub matches: usize,
     pub alerts_queued: usize,
+    /// Matches waiting for a digest or an hourly summary.
+    pub batched: usize,
 }
 
 /// The feed-level facts an ingest needs.
@@ -148,6 +150,9 @@ impl Ingestor {
                 };
                 if tx.record_match(article_id, &record, timestamp).await? {
                     report.alerts_queued += 1;
+                }
+                if matches!(delivery, MatchDelivery::Digest | MatchDelivery::Overflow) {
+                    report.batched += 1;
                 }
             }
         }

@@ -833,7 +833,7 @@ fn injected_bcc_and_markup_from_the_feed_are_neutralised() {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\">\n<channel>\n\
          <title>Hostile feed</title>\n<link>https://news.example/</link>\n<description>x</description>\n\
          <item>\n\
-         <title>Pyongyang summit&#13;&#10;Bcc: victim@example.org</title>\n\
+         <title>Pyongyang summit&#13;&#10;Bcc: victim@example.org &amp;lt;img src=http://tracker.example/t.gif onerror=alert(4)&amp;gt;</title>\n\
          <link>https://news.example/hostile</link>\n\
          <guid isPermaLink=\"false\">https://news.example/hostile</guid>\n\
          <pubDate>{published}</pubDate>\n\
@@ -895,6 +895,8 @@ fn injected_bcc_and_markup_from_the_feed_are_neutralised() {
         problems.is_empty(),
         "active markup in the HTML part: {problems:#?}\n{html}"
     );
+    // Markup in the title is shown as text, escaped.
+    assert!(html.contains("&lt;img src="), "{html}");
     // The article's link is still there, as a plain https link.
     assert!(
         html.contains("href=\"https://news.example/hostile\""),

@@ -1044,7 +1044,6 @@ fn unparseable_and_oversized_feeds_are_recorded_and_others_proceed() {
     ]);
     let cut = full.find("Another walrus").expect("second item");
     server.serve("/truncated.xml", Route::rss(&full[..cut]));
-    server.serve("/laughs.xml", Route::rss(billion_laughs()));
     let huge = huge_feed(50_000);
     assert!(huge.len() > 2 << 20, "the huge feed exceeds 2 MiB");
     server.serve("/huge.xml", Route::rss(huge));
@@ -1053,7 +1052,6 @@ fn unparseable_and_oversized_feeds_are_recorded_and_others_proceed() {
         ("Plain text", "/text.xml"),
         ("HTML page", "/html.xml"),
         ("Truncated XML", "/truncated.xml"),
-        ("Billion laughs", "/laughs.xml"),
         ("50,000 items", "/huge.xml"),
     ];
     let mut feeds = vec![feed("Good", server.url("/good.xml"))];
@@ -1077,7 +1075,7 @@ fn unparseable_and_oversized_feeds_are_recorded_and_others_proceed() {
     );
     assert!(
         measured.peak_rss_kib < 200 * 1024,
-        "no entity expansion blow-up: peak RSS {} KiB",
+        "peak RSS {} KiB",
         measured.peak_rss_kib
     );
     let json = env.feeds_json();
@@ -1102,16 +1100,67 @@ fn unparseable_and_oversized_feeds_are_recorded_and_others_proceed() {
             .is_some_and(|e| e.contains("max_body")),
         "{huge:#}"
     );
-    let laughs = feed_named(&json, "Billion laughs");
-    assert!(
-        int(laughs, "articles") == 0 || is_error(laughs),
-        "{laughs:#}"
-    );
     assert!(
         problems.is_empty(),
         "{}\n{json:#?}\n{}",
         problems.join("\n"),
         run.describe()
+    );
+}
+
+/// Entity expansion ("billion laughs"): nothing is expanded (memory and time stay small), the
+/// error is recorded for that feed, and the other feed proceeds.
+///
+/// Fails today: feed-rs (quick-xml) ignores the internal DTD subset and leaves `&lol9;` as
+/// literal text, so the feed is recorded as "ok" with an article titled "Walrus &lol9;"
+/// (which would alert if it were dated). See the report for the suggested fix in
+/// src/feed/parse.rs.
+#[test]
+fn entity_expansion_xml_is_not_expanded_and_is_recorded_as_an_error() {
+    let server = FeedServer::start();
+    let good_title = "Walrus reads the news";
+    server.serve("/good.xml", Route::rss(rss(&[walrus("good", good_title)])));
+    server.serve("/laughs.xml", Route::rss(billion_laughs()));
+    let env = Env::new()
+        .polling("timeout = \"5s\"\nmax_body = \"2MiB\"")
+        .feeds(&[
+            feed("Good", server.url("/good.xml")),
+            feed("Billion laughs", server.url("/laughs.xml")),
+        ]);
+
+    let measured = run_measured(&env, &["once"], Duration::from_secs(60));
+    let run = &measured.run;
+    run.assert_success("newswatch once");
+    eprintln!(
+        "billion laughs: once took {:.2} s, peak RSS {:.1} MiB",
+        run.elapsed.as_secs_f64(),
+        measured.peak_rss_kib as f64 / 1024.0
+    );
+    assert!(run.elapsed < Duration::from_secs(30), "{}", run.describe());
+    assert!(
+        measured.peak_rss_kib < 200 * 1024,
+        "no entity expansion: peak RSS {} KiB",
+        measured.peak_rss_kib
+    );
+    let json = env.feeds_json();
+    assert_eq!(status_of(feed_named(&json, "Good")), "ok");
+    assert_eq!(env.subjects(), vec![subject_of(good_title)]);
+    // Whatever was stored was not expanded.
+    let backtest = env.run(&["backtest", "--json"]);
+    backtest.assert_success("newswatch backtest");
+    assert!(
+        !backtest.stdout.contains("lollol"),
+        "entities were expanded: {}",
+        backtest.stdout
+    );
+    let laughs = feed_named(&json, "Billion laughs");
+    assert!(
+        is_error(laughs),
+        "entity-expansion XML should be recorded as an error for that feed, got status {:?} \
+         with {} stored article(s); backtest: {}",
+        status_of(laughs),
+        int(laughs, "articles"),
+        backtest.stdout.trim()
     );
 }
 
@@ -1225,6 +1274,50 @@ fn permanent_redirect_updates_the_stored_url_and_later_polls_go_there() {
     );
 }
 
+#[test]
+fn redirects_are_followed_up_to_five() {
+    let server = FeedServer::start();
+    server.serve(
+        "/target.xml",
+        Route::rss(rss(&[other("t", "Redirect target")])),
+    );
+    // /five/0 -> /five/1 -> ... -> /five/4 -> /target.xml: five redirects.
+    // /six/0 -> ... -> /six/5 -> /target.xml: six.
+    for (chain, len) in [("five", 5), ("six", 6)] {
+        for i in 0..len {
+            let next = if i + 1 == len {
+                "/target.xml".to_owned()
+            } else {
+                format!("/{chain}/{}", i + 1)
+            };
+            server.serve(&format!("/{chain}/{i}"), Route::redirect(next, 302));
+        }
+    }
+    server.serve("/nowhere.xml", Route::status_with(302, &[], ""));
+    let env = Env::new().feeds(&[
+        feed("Five", server.url("/five/0")),
+        feed("Six", server.url("/six/0")),
+        feed("No Location", server.url("/nowhere.xml")),
+    ]);
+    env.once();
+    let json = env.feeds_json();
+    assert_eq!(status_of(feed_named(&json, "Five")), "ok", "{json:#?}");
+    let six = feed_named(&json, "Six");
+    assert!(is_error(six), "{six:#}");
+    assert!(
+        six["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("redirects")),
+        "{six:#}"
+    );
+    assert!(is_error(feed_named(&json, "No Location")), "{json:#?}");
+    assert_eq!(
+        server.hits("/target.xml"),
+        1,
+        "only the five-redirect chain reaches the target; the sixth redirect is not followed"
+    );
+}
+
 // ------------------------------------------------------------------------------------------
 // Retry-After.
 // ------------------------------------------------------------------------------------------
@@ -1271,6 +1364,66 @@ fn retry_after_seconds_schedules_the_next_poll_no_earlier_than_asked() {
     daemon.terminate();
     assert_eq!(server.hits("/limited.xml"), 1);
     assert_eq!(server.hits("/unavailable.xml"), 1);
+}
+
+/// A hostile Retry-After (beyond what a timestamp can hold) neither crashes the cycle nor
+/// schedules the next poll in the past (which would hammer a server that asked for a pause).
+///
+/// Fails today: src/daemon/mod.rs computes `now.timestamp() + delay.as_secs() as i64`;
+/// `u64::MAX as i64` is -1 (next poll in the past: polled again at once) and i64::MAX
+/// overflows (a panic in debug builds, a wrap to the past in release).
+#[test]
+fn absurd_retry_after_neither_crashes_nor_schedules_in_the_past() {
+    let server = FeedServer::start();
+    server.serve(
+        "/u64.xml",
+        Route::status_with(429, &[("Retry-After", "18446744073709551615")], ""),
+    );
+    server.serve(
+        "/i64.xml",
+        Route::status_with(503, &[("Retry-After", "9223372036854775807")], ""),
+    );
+    server.serve("/good.xml", Route::rss(rss(&[walrus("g", "Walrus naps")])));
+    let env = Env::new().feeds(&[
+        feed("Good", server.url("/good.xml")),
+        feed("u64 max", server.url("/u64.xml")),
+        feed("i64 max", server.url("/i64.xml")),
+    ]);
+    let run = env.run(&["once"]);
+    let before = unix_now();
+    let json = env.feeds_json();
+    let mut problems = Vec::new();
+    if !run.status.success() {
+        problems.push(format!("once failed:\n{}", run.describe()));
+    }
+    for name in ["u64 max", "i64 max"] {
+        let f = feed_named(&json, name);
+        match f["next_poll"].as_i64() {
+            Some(next) if next > before + 3600 => {}
+            other => problems.push(format!(
+                "{name}: next_poll {other:?} is not in the future (now {before}): {f}"
+            )),
+        }
+    }
+    assert_eq!(status_of(feed_named(&json, "Good")), "ok");
+    if env.subjects() != vec![subject_of("Walrus naps")] {
+        problems.push(format!(
+            "the good feed's alert was not delivered by the `once` cycle: {:?}",
+            env.subjects()
+        ));
+    }
+    // The daemon must not poll a server that asked for a (very long) pause.
+    let hits_before = server.hits("/u64.xml");
+    let mut daemon = env.start_daemon();
+    std::thread::sleep(Duration::from_secs(3));
+    daemon.terminate();
+    let repolls = server.hits("/u64.xml") - hits_before;
+    if repolls > 0 {
+        problems.push(format!(
+            "u64 max: polled {repolls} more times within 3 s of `run` despite Retry-After"
+        ));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]

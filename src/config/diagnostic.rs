@@ -99,8 +99,36 @@ impl ConfigError {
         self.column = col0 + 1;
         let underline_end = end.min(line_end).max(start);
         let width = text[start..underline_end].chars().count().max(1);
-        self.snippet = Some((line_text.to_string(), col0..col0 + width));
+        self.snippet = Some((redact_passwords(line_text), col0..col0 + width));
     }
+}
+
+/// The line with the value of every `password = "…"` replaced by asterisks of the same length,
+/// so that no message ever shows a secret (`password_env` and `password_file` are not secrets).
+fn redact_passwords(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find("password") {
+        let after_key = &rest[at + "password".len()..];
+        out.push_str(&rest[..at + "password".len()]);
+        rest = after_key;
+        let trimmed = after_key.trim_start();
+        let Some(value) = trimmed.strip_prefix('=') else {
+            continue;
+        };
+        let value = value.trim_start();
+        let Some(quote) = value.chars().next().filter(|q| *q == '"' || *q == '\'') else {
+            continue;
+        };
+        let body = &value[1..];
+        let secret_len = body.find(quote).unwrap_or(body.len());
+        let prefix_len = after_key.len() - value.len() + 1;
+        out.push_str(&after_key[..prefix_len]);
+        out.push_str(&"*".repeat(body[..secret_len].chars().count()));
+        rest = &body[secret_len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn floor_char_boundary(text: &str, mut index: usize) -> usize {
@@ -161,6 +189,28 @@ fn find_key(text: &str, keys: &[&str]) -> Option<Range<usize>> {
         offset += line.len();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_passwords;
+
+    #[test]
+    fn passwords_never_reach_a_snippet() {
+        assert_eq!(
+            redact_passwords(r#"smtp = { host = "h", password = "s3cret", password_env = "X" }"#),
+            r#"smtp = { host = "h", password = "******", password_env = "X" }"#
+        );
+        assert_eq!(redact_passwords("password='abc'"), "password='***'");
+        assert_eq!(
+            redact_passwords("password_file = \"/run/x\""),
+            "password_file = \"/run/x\""
+        );
+        assert_eq!(
+            redact_passwords("password = \"unterminated"),
+            "password = \"************"
+        );
+    }
 }
 
 impl fmt::Display for ConfigError {
