@@ -875,12 +875,12 @@ fn same_article_through_a_redirecting_second_feed_alerts_once() {
 const MANY_FEEDS: usize = 2_000;
 const ITEMS_PER_FEED: usize = 20;
 
-/// Serves `MANY_FEEDS` distinct feeds of `ITEMS_PER_FEED` distinct items each; item 0 of every
-/// feed matches the watch. All items are two days old: the first poll of a feed only alerts
-/// the last 24 h, so matches are recorded but no mail is sent (40,000 mails would dominate).
-fn many_feeds(server: &FeedServer) -> Vec<Feed> {
+/// Serves `n` distinct feeds of `ITEMS_PER_FEED` distinct items each; item 0 of every feed
+/// matches the watch. All items are two days old: the first poll of a feed only alerts the
+/// last 24 h, so matches are recorded but no mail is sent (40,000 mails would dominate).
+fn many_feeds(server: &FeedServer, n: usize) -> Vec<Feed> {
     let published = chrono::Utc::now() - chrono::Duration::hours(48);
-    (0..MANY_FEEDS)
+    (0..n)
         .map(|f| {
             let items: Vec<Item> = (0..ITEMS_PER_FEED)
                 .map(|i| {
@@ -903,9 +903,11 @@ fn many_feeds(server: &FeedServer) -> Vec<Feed> {
         .collect()
 }
 
-fn two_thousand_feeds_cycle(per_host: usize) -> Duration {
+/// One `once` over `n` feeds on one host; checks every feed is ok with all its items and
+/// returns the wall time of the cycle.
+fn many_feeds_cycle(n: usize, per_host: usize) -> Duration {
     let server = FeedServer::start();
-    let feeds = many_feeds(&server);
+    let feeds = many_feeds(&server, n);
     let env = Env::new()
         .polling(&format!(
             "timeout = \"30s\"\nconcurrency = 16\nper_host = {per_host}"
@@ -913,14 +915,14 @@ fn two_thousand_feeds_cycle(per_host: usize) -> Duration {
         .feeds(&feeds);
 
     let run = env.run_within(&["once"], Duration::from_secs(300));
-    run.assert_success("newswatch once over 2,000 feeds");
+    run.assert_success(&format!("newswatch once over {n} feeds"));
     eprintln!(
-        "acceptance 5: once over {MANY_FEEDS} feeds × {ITEMS_PER_FEED} items with per_host = \
+        "once over {n} feeds × {ITEMS_PER_FEED} items with per_host = \
          {per_host}: {:.2} s",
         run.elapsed.as_secs_f64()
     );
     let json = env.feeds_json();
-    assert_eq!(json.len(), MANY_FEEDS);
+    assert_eq!(json.len(), n);
     let not_ok: Vec<&Value> = json.iter().filter(|f| status_of(f) != "ok").collect();
     assert!(
         not_ok.is_empty(),
@@ -934,7 +936,7 @@ fn two_thousand_feeds_cycle(per_host: usize) -> Duration {
             .all(|f| int(f, "articles") == ITEMS_PER_FEED as i64),
         "every feed stored its {ITEMS_PER_FEED} items"
     );
-    for f in 0..MANY_FEEDS {
+    for f in 0..n {
         assert_eq!(server.hits(&format!("/feeds/{f}.xml")), 1);
     }
     assert!(env.mails().is_empty(), "two-day-old items do not alert");
@@ -942,17 +944,14 @@ fn two_thousand_feeds_cycle(per_host: usize) -> Duration {
     let backtest = env.run(&["backtest", "--json", "--since", "7d"]);
     backtest.assert_success("newswatch backtest");
     let report: Value = serde_json::from_str(backtest.stdout.trim()).expect("backtest JSON");
-    assert_eq!(
-        report["articles_scanned"],
-        (MANY_FEEDS * ITEMS_PER_FEED) as u64
-    );
-    assert_eq!(report["matches"], MANY_FEEDS as u64);
+    assert_eq!(report["articles_scanned"], (n * ITEMS_PER_FEED) as u64);
+    assert_eq!(report["matches"], n as u64);
     run.elapsed
 }
 
 #[test]
 fn two_thousand_feeds_one_cycle_within_120_s() {
-    let elapsed = two_thousand_feeds_cycle(16);
+    let elapsed = many_feeds_cycle(MANY_FEEDS, 16);
     assert!(
         elapsed < Duration::from_secs(120),
         "one cycle over {MANY_FEEDS} feeds took {elapsed:?}"
@@ -962,10 +961,30 @@ fn two_thousand_feeds_one_cycle_within_120_s() {
 /// What a user with the default `per_host = 2` gets when every feed is on one host.
 #[test]
 fn two_thousand_feeds_one_cycle_default_per_host() {
-    let elapsed = two_thousand_feeds_cycle(2);
+    let elapsed = many_feeds_cycle(MANY_FEEDS, 2);
     assert!(
         elapsed < Duration::from_secs(120),
         "one cycle over {MANY_FEEDS} feeds on one host with per_host = 2 took {elapsed:?}"
+    );
+}
+
+/// Three times acceptance 5. Ignored because it takes about a minute in a debug build; run it
+/// with `cargo test --test polling -- --ignored six_thousand`.
+///
+/// Fails today: `once` exits 1 with "database error: pool timed out while waiting for an
+/// open connection" after ~40 s (measured: 5,652 of 6,000 feeds ingested, peak RSS 198 MiB).
+/// The concurrency permits are released after the fetch (src/daemon/mod.rs, `poll_feed`),
+/// so every fetched feed queues, parsed and in memory, for the 4-connection SQLite pool,
+/// whose acquire timeout is sqlx's default 30 s (src/store/mod.rs, `Store::open`). In `run`
+/// the same error ends the scheduler and the daemon exits.
+#[test]
+#[ignore = "about a minute in debug; run with --ignored"]
+fn six_thousand_feeds_one_cycle_completes() {
+    let elapsed = many_feeds_cycle(3 * MANY_FEEDS, 16);
+    assert!(
+        elapsed < Duration::from_secs(360),
+        "one cycle over {} feeds took {elapsed:?}",
+        3 * MANY_FEEDS
     );
 }
 
@@ -1272,6 +1291,32 @@ fn permanent_redirect_updates_the_stored_url_and_later_polls_go_there() {
         feed_named(&json, "Moved 301")["url"],
         server.url("/new-301.xml")
     );
+}
+
+/// Without any redirect a feed has not moved, even when its configured URL is not written in
+/// normalised form.
+///
+/// Fails today: src/feed/fetch.rs (`fetch_following`) starts with `all_permanent = true` and
+/// sets `moved_to` when `url.as_str() != request.url`, comparing the *normalised* URL with
+/// the configured string; "HTTP://127.0.0.1:PORT/./plain.xml" is thus reported as "moved
+/// permanently" (log line) and the stored URL changes, though the server never redirected.
+#[test]
+fn a_feed_that_was_not_redirected_has_not_moved() {
+    let server = FeedServer::start();
+    server.serve("/plain.xml", Route::rss(rss(&[other("p", "Plain")])));
+    let configured = server.url("/./plain.xml").replacen("http://", "HTTP://", 1);
+    let env = Env::new().feeds(&[feed("Plain", configured.clone())]);
+    let run = env.once();
+    assert_eq!(server.hits("/plain.xml"), 1);
+    let json = env.feeds_json();
+    let f = feed_named(&json, "Plain");
+    assert_eq!(status_of(f), "ok", "{f:#}");
+    assert!(
+        !run.stderr.contains("moved permanently"),
+        "no redirect, yet the log says the feed moved:\n{}",
+        run.stderr
+    );
+    assert_eq!(f["url"], configured, "{f:#}");
 }
 
 #[test]

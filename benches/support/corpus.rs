@@ -960,7 +960,7 @@ const EN_SENTENCES: &[&str] = &[
     "{N2} , who advises the government on {T2}, said talks with {C2} were at an early stage.",
     "Under the agreement, {C} will also receive #NUM tonnes of {T2} every month.",
     "Critics of the plan, including {N}, argue that it leaves {C} dependent on {C2}.",
-    "The {O} spokesperson said the organisation was monitoring the situation closely.",
+    "A spokesperson for {O} said the organisation was monitoring the situation closely.",
     "In a separate development, {K} said it would open an office in {Y2} next year.",
     "Prices for {T2} have fallen by #PCT since the start of the year, official data show.",
     "Both sides agreed to meet again in {Y2} before the end of the summer.",

@@ -73,6 +73,9 @@ pub struct Daemon {
     per_host_limit: usize,
     /// Wakes the notifier when an ingest queued alerts.
     alerts_queued: Notify,
+    /// Ingests take turns: SQLite has one writer, and waiting here (rather than for a pooled
+    /// connection, which times out) keeps a long queue of feeds orderly.
+    writer: tokio::sync::Mutex<()>,
     /// Held while this process polls and delivers: one daemon per database.
     _lock: Option<std::fs::File>,
 }
@@ -208,6 +211,7 @@ impl Daemon {
             per_host: Mutex::new(HashMap::new()),
             per_host_limit: config.polling.per_host,
             alerts_queued: Notify::new(),
+            writer: tokio::sync::Mutex::new(()),
             _lock: lock,
         }))
     }
@@ -369,10 +373,15 @@ impl Daemon {
                 last_modified: feed.last_modified.clone(),
             };
             let host_limit = self.host_limit(&feed.url);
+            // Held through the ingest too: at most `concurrency` feeds fetched or parsed and
+            // waiting for the database at once, which bounds memory.
+            let _global = tokio::select! {
+                _ = shutdown.cancelled() => return Ok(PollSummary::default()),
+                permit = self.global_limit.acquire() => permit,
+            };
             let fetched = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(PollSummary::default()),
                 fetched = async {
-                    let _global = self.global_limit.acquire().await;
                     let _host = host_limit.acquire().await;
                     let started = Instant::now();
                     (feed::poll(&self.fetcher, &request, settings.lang.as_deref()).await, started)
@@ -399,14 +408,17 @@ impl Daemon {
                         last_modified,
                         not_modified,
                         new_articles: 0,
-                        next_poll_at: now.timestamp() + delay.as_secs() as i64,
+                        next_poll_at: schedule::after(now.timestamp(), delay),
                     };
                     let context = FeedContext {
                         feed_id: feed.id,
                         labels: &settings.labels,
                         first_poll: feed.first_success_at.is_none(),
                     };
-                    let report = self.ingestor.ingest(&self.store, &context, &articles, poll, now).await?;
+                    let report = {
+                        let _writer = self.writer.lock().await;
+                        self.ingestor.ingest(&self.store, &context, &articles, poll, now).await?
+                    };
                     if report.alerts_queued > 0 || report.batched > 0 {
                         self.alerts_queued.notify_one();
                     }
@@ -430,9 +442,12 @@ impl Daemon {
                     let poll = PollRecord::Failure {
                         error: e.to_string(),
                         http_status: e.http_status(),
-                        next_poll_at: now.timestamp() + delay.as_secs() as i64,
+                        next_poll_at: schedule::after(now.timestamp(), delay),
                     };
-                    self.store.record_poll(feed.id, &poll, now.timestamp()).await?;
+                    {
+                        let _writer = self.writer.lock().await;
+                        self.store.record_poll(feed.id, &poll, now.timestamp()).await?;
+                    }
                     warn!(
                         error = %e,
                         consecutive_errors = errors,

@@ -11,6 +11,15 @@ pub struct Schedule {
     pub max_backoff: Duration,
 }
 
+/// The longest Retry-After obeyed: a server asking for more gets this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The unix time `delay` after `now`, rounded up to the next whole second, saturating.
+pub fn after(now: i64, delay: Duration) -> i64 {
+    let seconds = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
+    now.saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX))
+}
+
 /// ±10 % of `base`, uniformly.
 fn jittered(base: Duration) -> Duration {
     base.mul_f64(0.9 + fastrand::f64() * 0.2)
@@ -35,13 +44,11 @@ impl Schedule {
         retry_after: Option<Duration>,
     ) -> Duration {
         if let Some(wait) = retry_after {
-            return wait.max(Duration::from_secs(1));
+            return wait.clamp(Duration::from_secs(1), MAX_RETRY_AFTER);
         }
         let exponent = consecutive_errors.saturating_sub(1).min(20);
-        let backoff = interval
-            .saturating_mul(1u32 << exponent)
-            .min(self.max_backoff.max(interval));
-        jittered(backoff)
+        let cap = self.max_backoff.max(interval);
+        jittered(interval.saturating_mul(1u32 << exponent).min(cap)).min(cap)
     }
 }
 
@@ -93,9 +100,21 @@ mod tests {
         assert!(within(s.after_failure(ten_min, 2, None), 1200));
         assert!(within(s.after_failure(ten_min, 4, None), 4800));
         assert!(within(s.after_failure(ten_min, 30, None), 86400));
+        assert!(s.after_failure(ten_min, 30, None) <= Duration::from_secs(86400));
         assert_eq!(
             s.after_failure(ten_min, 5, Some(Duration::from_secs(120))),
             Duration::from_secs(120)
         );
+        assert_eq!(
+            s.after_failure(ten_min, 1, Some(Duration::from_secs(u64::MAX))),
+            MAX_RETRY_AFTER
+        );
+    }
+
+    #[test]
+    fn next_times_round_up_and_saturate() {
+        assert_eq!(after(100, Duration::from_millis(1500)), 102);
+        assert_eq!(after(100, Duration::from_secs(2)), 102);
+        assert_eq!(after(i64::MAX - 1, Duration::from_secs(u64::MAX)), i64::MAX);
     }
 }

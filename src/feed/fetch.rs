@@ -133,6 +133,7 @@ impl Fetcher {
             .map_err(|e| FetchError::Network(format!("invalid URL {:?}: {e}", request.url)))?;
         let mut visited = HashSet::new();
         let mut all_permanent = true;
+        let mut redirected = false;
         for _ in 0..=MAX_REDIRECTS {
             if !visited.insert(url.to_string()) {
                 return Err(FetchError::RedirectLoop(url.to_string()));
@@ -165,6 +166,7 @@ impl Fetcher {
                 if !matches!(next.scheme(), "http" | "https") {
                     return Err(FetchError::BadRedirect(next.to_string()));
                 }
+                redirected = true;
                 all_permanent &= matches!(
                     status,
                     StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
@@ -172,7 +174,7 @@ impl Fetcher {
                 url = next;
                 continue;
             }
-            let moved_to = (all_permanent && url.as_str() != request.url).then(|| url.to_string());
+            let moved_to = (redirected && all_permanent).then(|| url.to_string());
             let fresh_for = freshness(response.headers());
             if status == StatusCode::NOT_MODIFIED {
                 return Ok(Fetched {

@@ -21,6 +21,41 @@ pub struct ParsedFeed {
 #[error("not a valid feed: {0}")]
 pub struct ParseError(pub String);
 
+/// Most entity declarations accepted in a feed's DTD.
+const MAX_ENTITY_DECLARATIONS: usize = 64;
+
+/// Rejects documents built to expand entities exponentially ("billion laughs"): an internal DTD
+/// whose entities refer to other entities, or that declares very many. feed-rs would not
+/// expand them, but such a feed is an attack or broken, and its text would be garbage.
+fn reject_entity_expansion(text: &str) -> Result<(), ParseError> {
+    let head_end = text
+        .find("<rss")
+        .into_iter()
+        .chain(text.find("<feed"))
+        .chain(text.find("<rdf:RDF"))
+        .min();
+    let head = &text[..head_end.unwrap_or(text.len().min(1 << 20))];
+    let Some(doctype) = head.find("<!DOCTYPE") else {
+        return Ok(());
+    };
+    let declarations: Vec<&str> = head[doctype..].split("<!ENTITY").skip(1).collect();
+    if declarations.len() > MAX_ENTITY_DECLARATIONS {
+        return Err(ParseError(format!(
+            "the document declares {} entities (entity expansion attack?)",
+            declarations.len()
+        )));
+    }
+    for declaration in declarations {
+        let body = declaration.split('>').next().unwrap_or_default();
+        if body.contains('&') || body.contains('%') {
+            return Err(ParseError(
+                "the document's DTD defines entities in terms of other entities (\"billion laughs\" entity expansion)".to_string(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Parses feed text fetched from `feed_url` (used to resolve relative links and to scope
 /// identities); `fallback_lang` applies when neither entry nor feed declares a language.
 pub fn parse(
@@ -34,6 +69,7 @@ pub fn parse(
         .id_generator(|_, _, _| String::new())
         .sanitize_content(false)
         .build();
+    reject_entity_expansion(text)?;
     let feed = parser
         .parse(text.as_bytes())
         .map_err(|e| ParseError(e.to_string()))?;
@@ -110,6 +146,25 @@ mod tests {
         let feed = parse(json, "https://j.example/feed.json", None).unwrap();
         assert_eq!(feed.articles[0].content, "x");
         assert_eq!(feed.articles[0].identity, "guid:j.example:7");
+    }
+
+    #[test]
+    fn nested_entities_are_refused_and_simple_ones_allowed() {
+        let laughs = r#"<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;"><!ENTITY lol2 "&lol1;&lol1;">]>
+<rss version="2.0"><channel><title>&lol2;</title></channel></rss>"#;
+        let error = parse(laughs, "https://x.example/", None).unwrap_err();
+        assert!(error.0.contains("billion laughs"), "{error}");
+        let simple = r#"<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY copy "(c)">]>
+<rss version="2.0"><channel><title>T</title><item><title>A</title><guid>1</guid></item></channel></rss>"#;
+        assert_eq!(
+            parse(simple, "https://x.example/", None)
+                .unwrap()
+                .articles
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -135,6 +135,7 @@ impl Store {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .acquire_timeout(Duration::from_secs(300))
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Open {

@@ -79,6 +79,11 @@ fi
 
 rm -rf "$WORK"
 mkdir -p "$WORK"/{www,nginx,state,logs}
+if [[ -n ${NEWSWATCH_BIN:-} ]]; then
+    # A private copy: the target directory may be rebuilt by someone else meanwhile.
+    cp "$NEWSWATCH_BIN" "$WORK/newswatch"
+    NEWSWATCH_BIN=$WORK/newswatch
+fi
 RESULTS=$WORK/results.tsv
 printf 'size\tfeeds_used\ttool\tvariant\tphase\trep\twall_s\tmaxrss_kib\tuser_s\tsys_s\treq\tn200\tn304\tnother\titems_stored\tmails\tload1\n' >"$RESULTS"
 

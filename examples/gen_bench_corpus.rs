@@ -1,0 +1,135 @@
+//! Writes the benchmark corpus as RSS files and configurations with N watches, for timing
+//! `newswatch test-rule` at different watch counts (see `tools/bench-test-rule.sh`).
+//!
+//! ```text
+//! cargo run --release --example gen_bench_corpus -- OUT_DIR [--articles 3000] [--per-file 100]
+//!                                                    [--watches 100,10000]
+//! ```
+//!
+//! Writes `OUT_DIR/feeds/*.xml` (RSS 2.0, one channel per generated feed, `--per-file` items per
+//! file, descriptions as escaped HTML like real feeds) and `OUT_DIR/watches-N.toml` for each N:
+//! the `[lists]` of the shipped `config.toml` plus the generated lists, its default watch, and
+//! generated watches up to N in all. The articles and watches are those of
+//! `benches/matching.rs` (the first 300 articles are its corpus).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+#[path = "../benches/support/corpus.rs"]
+mod corpus;
+#[path = "../benches/support/fixture.rs"]
+mod fixture;
+
+fn main() {
+    let mut out_dir = None;
+    let mut articles = 3000;
+    let mut per_file = 100;
+    let mut sizes = vec![100, 10_000];
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--articles" | "--per-file" | "--watches" => {
+                let value = args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
+                match arg.as_str() {
+                    "--articles" => articles = value.parse().expect("--articles: a number"),
+                    "--per-file" => per_file = value.parse().expect("--per-file: a number"),
+                    _ => {
+                        sizes = value
+                            .split(',')
+                            .map(|s| s.replace('_', "").parse().expect("--watches: numbers"))
+                            .collect()
+                    }
+                }
+            }
+            _ if out_dir.is_none() => out_dir = Some(PathBuf::from(arg)),
+            other => panic!("unexpected argument {other}"),
+        }
+    }
+    let out_dir = out_dir.expect("usage: gen_bench_corpus OUT_DIR [--articles N] [--watches N,M]");
+    let fixture = fixture::Fixture::load(articles, corpus::HOT_SHARE);
+
+    let feeds_dir = out_dir.join("feeds");
+    std::fs::create_dir_all(&feeds_dir).expect("create OUT_DIR/feeds");
+    let mut files = 0;
+    for (feed, &(name, host, lang, _)) in corpus::FEEDS.iter().enumerate() {
+        let items: Vec<&corpus::BenchArticle> =
+            fixture.articles.iter().filter(|a| a.feed == feed).collect();
+        for (part, chunk) in items.chunks(per_file.max(1)).enumerate() {
+            let path = feeds_dir.join(format!("feed{feed}-{part:03}.xml"));
+            std::fs::write(&path, rss(name, host, lang.code(), chunk)).expect("write feed file");
+            files += 1;
+        }
+    }
+
+    for &size in &sizes {
+        let path = out_dir.join(format!("watches-{size}.toml"));
+        std::fs::write(&path, config(&fixture, size)).expect("write config");
+    }
+    eprintln!(
+        "wrote {} articles in {files} RSS files to {}, and configs for {:?} watches",
+        fixture.articles.len(),
+        feeds_dir.display(),
+        sizes
+    );
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn rss(name: &str, host: &str, lang: &str, items: &[&corpus::BenchArticle]) -> String {
+    let mut out = String::new();
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel>\n");
+    let _ = writeln!(
+        out,
+        "<title>{}</title><link>https://{host}/</link><language>{lang}</language>",
+        xml_escape(name)
+    );
+    for (i, article) in items.iter().enumerate() {
+        // Dates spread over a week, newest first; the matcher does not look at them.
+        let minutes = (article.id * 7) % (7 * 24 * 60);
+        let (day, hour, minute) = (20 - minutes / 1440, (minutes / 60) % 24, minutes % 60);
+        let html = format!("<p>{}</p>", xml_escape(&article.summary));
+        let _ = writeln!(
+            out,
+            "<item><title>{}</title><link>{}</link><guid>{}</guid>\
+             <pubDate>Fri, {day:02} Nov 2026 {hour:02}:{minute:02}:{:02} +0000</pubDate>\
+             <category>{}</category><description>{}</description></item>",
+            xml_escape(&article.title),
+            xml_escape(&article.link),
+            xml_escape(&article.link),
+            i % 60,
+            xml_escape(&article.categories.join(", ")),
+            xml_escape(&html)
+        );
+    }
+    out.push_str("</channel></rss>\n");
+    out
+}
+
+/// A TOML basic string (JSON string escapes are valid TOML).
+fn toml_string(text: &str) -> String {
+    serde_json::to_string(text).expect("a string serializes")
+}
+
+fn config(fixture: &fixture::Fixture, size: usize) -> String {
+    let mut out = String::from(
+        "# Generated by `cargo run --release --example gen_bench_corpus`; for test-rule timing.\n\n[lists]\n",
+    );
+    for (name, items) in &fixture.lists {
+        let items: Vec<String> = items.iter().map(|i| toml_string(i)).collect();
+        let _ = writeln!(out, "{name} = [{}]", items.join(", "));
+    }
+    for source in fixture.sources(size) {
+        let _ = writeln!(
+            out,
+            "\n[[watch]]\nname = {}\nquery = {}",
+            toml_string(&source.name),
+            toml_string(source.query.trim())
+        );
+    }
+    out
+}
