@@ -12,16 +12,21 @@
 //!
 //! Before each size is measured, its compile time and the per-article averages (candidates the
 //! presearch index proposes, watches that really match) are printed to stderr.
+//!
+//! On a machine shared with other work, set `NEWSWATCH_BENCH_CPU=1` to measure the CPU time of
+//! the benchmarking thread instead of wall time (groups `analyze-cpu` and `match-cpu`), so time
+//! spent waiting for a core is not counted.
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{
-    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
-};
+use criterion::measurement::Measurement;
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 
 #[path = "support/corpus.rs"]
 mod corpus;
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
 #[path = "support/fixture.rs"]
 mod fixture;
 
@@ -46,11 +51,11 @@ fn sizes() -> Vec<usize> {
     }
 }
 
-fn analyze(c: &mut Criterion) {
+fn analyze<M: Measurement>(c: &mut Criterion<M>, suffix: &str) {
     let fixture = Fixture::load(ARTICLES, corpus::HOT_SHARE);
     let views = fixture.views();
     let (set, _) = fixture.compile(100);
-    let mut group = c.benchmark_group("analyze");
+    let mut group = c.benchmark_group(format!("analyze{suffix}"));
     group.throughput(Throughput::Elements(views.len() as u64));
     group.bench_function("corpus", |b| {
         b.iter(|| {
@@ -62,10 +67,10 @@ fn analyze(c: &mut Criterion) {
     group.finish();
 }
 
-fn matching(c: &mut Criterion) {
+fn matching<M: Measurement>(c: &mut Criterion<M>, suffix: &str) {
     let fixture = Fixture::load(ARTICLES, corpus::HOT_SHARE);
     let views = fixture.views();
-    let mut group = c.benchmark_group("match");
+    let mut group = c.benchmark_group(format!("match{suffix}"));
     group.sampling_mode(SamplingMode::Flat);
     group.throughput(Throughput::Elements(views.len() as u64));
     for size in sizes() {
@@ -101,12 +106,22 @@ fn matching(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default()
-        .sample_size(10)
+fn configure<M: Measurement>(c: Criterion<M>) -> Criterion<M> {
+    c.sample_size(10)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
-    targets = analyze, matching
+        .measurement_time(Duration::from_secs(4))
+        .configure_from_args()
 }
-criterion_main!(benches);
+
+fn main() {
+    if std::env::var_os("NEWSWATCH_BENCH_CPU").is_some_and(|v| v != "0") {
+        let mut c = configure(Criterion::default().with_measurement(cpu_time::ThreadCpuTime));
+        analyze(&mut c, "-cpu");
+        matching(&mut c, "-cpu");
+    } else {
+        let mut c = configure(Criterion::default());
+        analyze(&mut c, "");
+        matching(&mut c, "");
+    }
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -8,12 +8,15 @@
 //!
 //! `--hot` is the share of watch terms drawn from the topical vocabulary (the rest come from
 //! the long-tail pool): the knob that sets how many watches an article can touch. `--show N`
-//! prints N sample articles and watches.
+//! prints N sample articles and watches. Rates are articles per second of this thread's CPU
+//! time (wall-time rates in parentheses), so other work on the machine does not skew them.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[path = "../benches/support/corpus.rs"]
 mod corpus;
+#[path = "../benches/support/cpu_time.rs"]
+mod cpu_time;
 #[path = "../benches/support/fixture.rs"]
 mod fixture;
 
@@ -52,8 +55,14 @@ fn main() {
         println!("watch {:?}: {}", source.name, source.query);
     }
     println!(
-        "{:>8} {:>10} {:>12} {:>10} {:>9} {:>14} {:>14}",
-        "watches", "compile s", "candidates", "matches", "matched", "analyze+match", "match only"
+        "{:>8} {:>10} {:>11} {:>8} {:>8} {:>22} {:>22}",
+        "watches",
+        "compile s",
+        "candidates",
+        "matches",
+        "matched",
+        "analyze+match /s",
+        "match only /s"
     );
     for size in sizes {
         let (set, compile_time) = fixture.compile(size);
@@ -71,26 +80,31 @@ fn main() {
             }
         });
         println!(
-            "{size:>8} {:>10.3} {:>12.2} {:>10.2} {:>8.0}% {:>12.0}/s {:>12.0}/s",
+            "{size:>8} {:>10.3} {:>11.2} {:>8.2} {:>7.0}% {:>22} {:>22}",
             compile_time.as_secs_f64(),
             stats.candidates_per_article,
             stats.matches_per_article,
             stats.matched_share * 100.0,
-            full,
-            only
+            format!("{:.0} ({:.0})", full.0, full.1),
+            format!("{:.0} ({:.0})", only.0, only.1),
         );
     }
 }
 
-/// Articles per second: repeats `pass` (which handles `per_pass` articles) for about `secs`.
-fn rate(secs: f64, per_pass: usize, mut pass: impl FnMut()) -> f64 {
+/// Articles per CPU second and per wall second: repeats `pass` (which handles `per_pass`
+/// articles) for about `secs` of CPU time.
+fn rate(secs: f64, per_pass: usize, mut pass: impl FnMut()) -> (f64, f64) {
     pass();
     let budget = Duration::from_secs_f64(secs);
-    let start = Instant::now();
+    let clock = cpu_time::Clock::start();
     let mut passes = 0;
-    while start.elapsed() < budget || passes == 0 {
+    while clock.cpu_elapsed() < budget || passes == 0 {
         pass();
         passes += 1;
     }
-    (passes * per_pass) as f64 / start.elapsed().as_secs_f64()
+    let articles = (passes * per_pass) as f64;
+    (
+        articles / clock.cpu_elapsed().as_secs_f64(),
+        articles / clock.wall_elapsed().as_secs_f64(),
+    )
 }

@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 
 /// Share of watch terms taken from the topical vocabulary (the rest: the long-tail pool).
-pub const HOT_SHARE: f64 = 0.4;
+pub const HOT_SHARE: f64 = 0.1;
 /// Seed of the article generator.
 pub const ARTICLE_SEED: u64 = 0x6e65_7773;
 /// Seed of the watch generator.

@@ -26,6 +26,8 @@ CREATE TABLE articles (
     identity     TEXT    NOT NULL UNIQUE,
     feed_id      INTEGER NOT NULL REFERENCES feeds (id),
     link         TEXT,
+    -- the link without tracking parameters: the same story under another feed's GUID
+    canonical_link TEXT,
     title        TEXT    NOT NULL,
     summary      TEXT    NOT NULL,
     content      TEXT    NOT NULL,
@@ -37,6 +39,7 @@ CREATE TABLE articles (
     fetched_at   BIGINT  NOT NULL
 );
 CREATE INDEX articles_fetched_at ON articles (fetched_at);
+CREATE INDEX articles_canonical_link ON articles (canonical_link);
 
 -- Which feeds carried which article.
 CREATE TABLE feed_articles (

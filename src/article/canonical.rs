@@ -51,6 +51,14 @@ pub fn canonical_url(link: &str) -> Option<String> {
     Some(url.to_string())
 }
 
+/// The canonical link when it can identify one story: not a site's front page (some feeds
+/// link every entry to it).
+pub fn story_url(link: &str) -> Option<String> {
+    let canonical = canonical_url(link)?;
+    let url = Url::parse(&canonical).ok()?;
+    (url.path() != "/" || url.query().is_some()).then_some(canonical)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,6 +80,16 @@ mod tests {
         assert_eq!(
             canonical_url("https://e.org/a?utm_source=rss").as_deref(),
             Some("https://e.org/a")
+        );
+    }
+
+    #[test]
+    fn front_pages_do_not_identify_a_story() {
+        assert_eq!(story_url("https://example.org/?utm_source=rss"), None);
+        assert_eq!(story_url("https://example.org"), None);
+        assert_eq!(
+            story_url("https://example.org/2024/story?utm_source=rss").as_deref(),
+            Some("https://example.org/2024/story")
         );
     }
 

@@ -4,7 +4,7 @@
 mod canonical;
 mod text;
 
-pub use canonical::canonical_url;
+pub use canonical::{canonical_url, story_url};
 pub use text::{clean_line, html_to_text, truncate_chars};
 
 use chrono::{DateTime, Utc};

@@ -12,7 +12,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
-use crate::article::Article;
+use crate::article::{Article, story_url};
 
 /// Why a database operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -490,41 +490,52 @@ pub struct IngestTx {
 }
 
 impl IngestTx {
-    /// Stores an article first seen now; `None` when it is already known (from any feed).
-    /// Either way the feed is recorded as carrying it.
+    /// Stores an article first seen now; `None` when it is already known: the same identity
+    /// from any feed, or the same canonical link first seen through another feed (the story
+    /// under a different GUID). Either way the feed is recorded as carrying it.
     pub async fn insert_article(
         &mut self,
         feed_id: i64,
         article: &Article,
         now: i64,
     ) -> Result<Option<i64>> {
-        let inserted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO articles (identity, feed_id, link, title, summary, content, authors,
-                                   categories, lang, published_at, fetched_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-             ON CONFLICT (identity) DO NOTHING
-             RETURNING id",
+        let canonical_link = article.link.as_deref().and_then(story_url);
+        let known: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM articles WHERE identity = $1
+             UNION ALL
+             SELECT id FROM articles WHERE canonical_link = $2 AND feed_id <> $3
+             LIMIT 1",
         )
         .bind(&article.identity)
+        .bind(&canonical_link)
         .bind(feed_id)
-        .bind(&article.link)
-        .bind(&article.title)
-        .bind(&article.summary)
-        .bind(&article.content)
-        .bind(serde_json::to_string(&article.authors).unwrap_or_else(|_| "[]".into()))
-        .bind(serde_json::to_string(&article.categories).unwrap_or_else(|_| "[]".into()))
-        .bind(&article.lang)
-        .bind(article.published.map(|d| d.timestamp()))
-        .bind(now)
         .fetch_optional(&mut *self.tx)
         .await?;
-        let article_id = match inserted {
-            Some(id) => id,
+        let (article_id, inserted) = match known {
+            Some(id) => (id, None),
             None => {
-                sqlx::query_scalar("SELECT id FROM articles WHERE identity = $1")
-                    .bind(&article.identity)
-                    .fetch_one(&mut *self.tx)
-                    .await?
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO articles (identity, feed_id, link, canonical_link, title, summary,
+                                           content, authors, categories, lang, published_at,
+                                           fetched_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                     RETURNING id",
+                )
+                .bind(&article.identity)
+                .bind(feed_id)
+                .bind(&article.link)
+                .bind(&canonical_link)
+                .bind(&article.title)
+                .bind(&article.summary)
+                .bind(&article.content)
+                .bind(serde_json::to_string(&article.authors).unwrap_or_else(|_| "[]".into()))
+                .bind(serde_json::to_string(&article.categories).unwrap_or_else(|_| "[]".into()))
+                .bind(&article.lang)
+                .bind(article.published.map(|d| d.timestamp()))
+                .bind(now)
+                .fetch_one(&mut *self.tx)
+                .await?;
+                (id, Some(id))
             }
         };
         sqlx::query(

@@ -30,7 +30,8 @@
 #   INSTALL      1                  apt-get install what is missing (nginx-light, time,
 #                                   rss2email, newsboat, sqlite3; valgrind with PROFILE=1)
 #   PROFILE      0                  1: also run newswatch under valgrind --tool=callgrind on the
-#                                   first size (cold and 304), per_host=16; outputs in WORK/profile
+#                                   first PROFILE_FEEDS (200) feeds of the first size (cold, then
+#                                   304), per_host=16; outputs in WORK/profile
 #
 # Everything stays on loopback: nginx binds 127.0.0.1, item links point at it too (nothing
 # fetches them), rss2email delivers into a local Maildir, newswatch writes .eml files.
@@ -50,6 +51,7 @@ WORK=${WORK:-/tmp/bench-polling}
 PORT=${PORT:-18089}
 INSTALL=${INSTALL:-1}
 PROFILE=${PROFILE:-0}
+PROFILE_FEEDS=${PROFILE_FEEDS:-200}
 BASE="http://127.0.0.1:$PORT"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -96,7 +98,7 @@ printf 'size\tfeeds_used\ttool\tvariant\tphase\trep\twall_s\tmaxrss_kib\tuser_s\
     echo "nginx: $(/usr/sbin/nginx -v 2>&1)"
     command -v r2e >/dev/null && echo "rss2email: $(r2e --version 2>&1) ($(dpkg-query -W -f '${Version}' rss2email 2>/dev/null))"
     command -v newsboat >/dev/null && echo "newsboat: $(newsboat -v 2>&1 | head -1) ($(dpkg-query -W -f '${Version}' newsboat 2>/dev/null))"
-    [[ -n ${NEWSWATCH_BIN:-} ]] && echo "newswatch: $("$NEWSWATCH_BIN" --version 2>&1) at $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null)"
+    [[ -n ${NEWSWATCH_BIN:-} ]] && echo "newswatch: $("$NEWSWATCH_BIN" --version 2>&1), tree at $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null)$(cd "$ROOT" && git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (src modified)'), binary sha256 $(sha256sum "$NEWSWATCH_BIN" | cut -c1-16)"
 } >"$WORK/machine.txt"
 cat "$WORK/machine.txt" >&2
 
@@ -395,11 +397,12 @@ done
 # Optional: callgrind of one newswatch cold and 304 cycle (first size, per_host = 16).
 if [[ $PROFILE == 1 ]]; then
     size=${SIZES%% *} n=${size%x*}
+    n=$((n < PROFILE_FEEDS ? n : PROFILE_FEEDS))
     state=$WORK/profile
     rm -rf "$state" && mkdir -p "$state/alerts"
     write_newswatch_config "$state" "$BASE/$size" "$n" 16
     for phase in cold 304; do
-        log "callgrind: newswatch $size $phase"
+        log "callgrind: newswatch $n feeds of $size, $phase"
         valgrind --tool=callgrind --callgrind-out-file="$state/callgrind.$phase.out" \
             "$NEWSWATCH_BIN" --config "$state/newswatch.toml" once 2>"$state/$phase.err" >/dev/null
         callgrind_annotate --inclusive=yes "$state/callgrind.$phase.out" 2>/dev/null | head -60 >"$state/inclusive.$phase.txt"
