@@ -16,10 +16,13 @@ use newswatch::rules::{Field, ListDefinitions, WatchSet, WatchSource};
 
 const FEED_URL: &str = "https://example.org/feed";
 
-/// Measured: 641 files, 508 parse (feedparser 461 of 565, feed-rs 47 of 76) with feed-rs 3.0.0.
-/// The floors leave a little room for a parser upgrade that turns a few lenient parses into
-/// errors; a real regression loses far more.
-const MIN_PARSED: usize = 495;
+/// Measured with feed-rs 3.0.0: 641 files, 482 parse (feed-rs fixtures 72 of 76, feedparser
+/// 410 of 565), 157 are rejected with an error and 2 panic (see the report in
+/// `every_corpus_feed_parses_or_is_rejected_without_panicking`). Most rejections are feed-rs
+/// declining `<rss>` without a `version` attribute, CDF, empty or truncated documents and
+/// compressed bodies. The floor leaves a little room for a parser upgrade that turns a few
+/// lenient parses into errors; a real regression loses far more.
+const MIN_PARSED: usize = 570;
 const MIN_FILES: usize = 600;
 
 fn corpus_root() -> PathBuf {

@@ -33,8 +33,8 @@ fn config(cases: u32) -> Config {
         .unwrap_or(cases);
     Config {
         cases,
-        // Shrinking a failure in a debug build can take minutes; a few hundred steps suffice
-        // to get a readable counterexample.
+        // Shrinking a failure in a debug build can take minutes; a bounded number of steps
+        // still gives a readable counterexample.
         max_shrink_iters: 2_000,
         failure_persistence: None,
         ..Config::default()
@@ -120,7 +120,8 @@ fn check_span(query: &str, span: &Range<usize>, error: &RuleError) -> Result<(),
     Ok(())
 }
 
-/// Matches `doc` with and without the index and checks every hit against the field text.
+/// Matches `doc` (with the index) and checks every hit against the field text; returns the
+/// matching watches.
 fn check_matches(set: &WatchSet, doc: &Document) -> Result<Vec<usize>, TestCaseError> {
     let outcome = set.matches(doc);
     let mut indexed = Vec::new();
@@ -571,7 +572,7 @@ proptest! {
     ) {
         let set = fixed_set();
         let doc = set.analyze(&article.view());
-        let indexed = check_matches(&set, &doc)?;
+        let indexed = check_matches(set, &doc)?;
         prop_assert_eq!(indexed, set.matches_without_index(&doc));
         for field in Field::ALL {
             let _ = doc.text(field);
@@ -750,6 +751,8 @@ fn mutation() -> impl Strategy<Value = Mutation> {
             "<link href=\"//\"/>",
             "<guid>\u{0}</guid>",
             "<title type=\"xhtml\">",
+            "<?xml version=\"1.0\" encoding=\"koi8-r\"?>",
+            "<?xml version='1.1'?>",
         ])
         .prop_map(|s| s.as_bytes().to_vec()),
     ];
@@ -759,6 +762,10 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         4 => (any::<usize>(), snippet).prop_map(|(a, s)| Mutation::Insert(a, s)),
         2 => (any::<usize>(), any::<u8>()).prop_map(|(a, b)| Mutation::Flip(a, b)),
         1 => (any::<usize>(), 1usize..200).prop_map(|(a, n)| Mutation::Duplicate(a, n)),
+        // A declaration in the middle of a document, naming some encoding.
+        1 => (any::<usize>(), proptest::sample::select(CHARSETS)).prop_map(|(a, label)| {
+            Mutation::Insert(a, format!("<?xml version=\"1.0\" encoding=\"{label}\"?>").into_bytes())
+        }),
     ]
 }
 
@@ -934,10 +941,75 @@ proptest! {
             let feeds = vec!["TASS".to_string()];
             for article in &feed.articles {
                 let doc = set.analyze(&article.view(&feeds));
-                check_matches(&set, &doc)?;
+                check_matches(set, &doc)?;
             }
         }
     }
+}
+
+/// BUG: an XML declaration that feed-rs reads after the first 64 bytes and that names an
+/// encoding other than the one quick-xml is decoding makes `parse_bytes` panic, in
+/// quick-xml 0.42.0 `DecodingReader::set_encoding` (src/encoding.rs:380, "set_encoding()
+/// called after prefix buffer was drained"), called by feed-rs 3.0.0 for every declaration it
+/// meets (src/xml/mod.rs:386). `feed::decode` hands feed-rs UTF-8 and rewrites only a
+/// declaration at the very start, so a declaration after a comment, a second declaration, or
+/// a UTF-16 document without a byte-order mark (decoded as UTF-8 with NULs, which quick-xml
+/// then sniffs as UTF-16) reaches that assertion. Two feedparser corpus files hit it too
+/// (encoding/csunicode.xml, encoding/iso-10646-ucs-2.xml).
+#[test]
+fn xml_declarations_the_xml_reader_cannot_switch_to_do_not_panic() {
+    let rss = "<rss version=\"2.0\"><channel><title>t</title><item><title>a</title></item></channel></rss>";
+    let pad = "x".repeat(80);
+    let utf16 = |text: &str, big_endian: bool| -> Vec<u8> {
+        text.encode_utf16()
+            .flat_map(|u| {
+                if big_endian {
+                    u.to_be_bytes()
+                } else {
+                    u.to_le_bytes()
+                }
+            })
+            .collect()
+    };
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "declaration after a comment",
+            format!("<!-- {pad} --><?xml version=\"1.0\" encoding=\"windows-1251\"?>{rss}").into_bytes(),
+        ),
+        (
+            "second declaration",
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><!-- {pad} --><?xml version=\"1.0\" encoding=\"koi8-r\"?>{rss}"
+            )
+            .into_bytes(),
+        ),
+        (
+            "declaration inside the channel",
+            format!(
+                "<rss version=\"2.0\"><channel><title>{pad}</title><?xml version=\"1.0\" encoding=\"iso-8859-1\"?><item><title>a</title></item></channel></rss>"
+            )
+            .into_bytes(),
+        ),
+        (
+            "UTF-16BE without a byte-order mark",
+            utf16(&format!("<?xml version=\"1.0\" encoding=\"utf-16\"?>{rss}"), true),
+        ),
+        (
+            "UTF-16LE without a byte-order mark, declared big-endian",
+            utf16(&format!("<?xml version=\"1.0\" encoding=\"utf-16be\"?>{rss}"), false),
+        ),
+    ];
+    let mut panicked = Vec::new();
+    for (name, bytes) in &cases {
+        let result = std::panic::catch_unwind(|| {
+            parse_bytes(bytes, None, "https://example.org/feed", None).map(|f| f.articles.len())
+        });
+        match result {
+            Ok(outcome) => eprintln!("{name}: {:?}", outcome.map_err(|e| e.to_string())),
+            Err(_) => panicked.push(*name),
+        }
+    }
+    assert!(panicked.is_empty(), "parse_bytes panicked on: {panicked:?}");
 }
 
 /// The unmutated seeds parse, so the mutations above start from real feeds.
@@ -1046,7 +1118,7 @@ fn queries_with_very_many_terms_are_rejected_or_compiled() {
         let result = compile_one(&q);
         if sep == " NEAR/3 " {
             // A NEAR chain: the second NEAR takes a NEAR, which is not an operand.
-            let errors = result.err().expect("NEAR chains are rejected");
+            let errors = result.expect_err("NEAR chains are rejected");
             assert_eq!(errors[0].kind, RuleErrorKind::NearOperand);
             continue;
         }
@@ -1093,14 +1165,21 @@ fn a_ten_megabyte_article_of_one_word() {
     let view = ArticleView {
         title: "word",
         content: &content,
+        lang: Some("en"),
         ..Default::default()
     };
+    let started = std::time::Instant::now();
     let doc = set.analyze(&view);
+    let analysed = started.elapsed();
     assert_eq!(doc.word_count(), (2 << 20) + 1);
     let outcome = set.matches(&doc);
+    eprintln!(
+        "10 MiB of one word: analyse {analysed:.2?}, match {:.2?}",
+        started.elapsed() - analysed
+    );
     let matched: Vec<usize> = outcome.matches.iter().map(|m| m.watch).collect();
-    assert_eq!(&matched[..4], [0, 1, 2, 3]);
-    assert!(!matched.contains(&4));
+    assert_eq!(matched, [0, 1, 2, 3, 5]);
+    assert_eq!(set.matches_without_index(&doc), matched);
     for m in &outcome.matches {
         assert!(
             m.hits.len() <= 64,
@@ -1109,8 +1188,9 @@ fn a_ten_megabyte_article_of_one_word() {
             m.watch
         );
         for hit in &m.hits {
-            let field = hit.field.expect("word hits have a field");
-            assert_eq!(&doc.text(field)[hit.start..hit.end], hit.text);
+            if let Some(field) = hit.field {
+                assert_eq!(&doc.text(field)[hit.start..hit.end], hit.text);
+            }
         }
     }
 }
@@ -1122,14 +1202,15 @@ fn a_million_hyphens_and_apostrophes() {
         "-".repeat(1_000_000),
         "'".repeat(1_000_000),
         "-'".repeat(500_000),
-        "’".repeat(1_000_000),
-        "a-".repeat(500_000),
-        "я-".repeat(500_000),
-        "a'".repeat(500_000),
-        "я’".repeat(500_000),
-        "1.".repeat(500_000),
-        "\u{301}".repeat(500_000),
-        format!("word{}", "\u{200B}".repeat(300_000)),
+        // Smaller variants: words between the marks, one giant word, invisible characters.
+        "’".repeat(100_000),
+        "a-".repeat(50_000),
+        "я-".repeat(50_000),
+        "a'".repeat(50_000),
+        "я’".repeat(50_000),
+        "1.".repeat(50_000),
+        "\u{301}".repeat(100_000),
+        format!("word{}", "\u{200B}".repeat(100_000)),
     ] {
         let started = std::time::Instant::now();
         let view = ArticleView {
@@ -1167,26 +1248,59 @@ fn a_million_hyphens_and_apostrophes() {
 
 #[test]
 fn huge_and_deeply_nested_html_is_bounded() {
+    // The tokenizer keeps no tree, so depth costs nothing but time (linear, slow in debug).
     let nested = format!(
         "{}x{}",
-        "<div><b>".repeat(100_000),
-        "</b></div>".repeat(100_000)
+        "<div><b>".repeat(20_000),
+        "</b></div>".repeat(20_000)
     );
-    let text = html_to_text(&nested, 1_000);
-    assert!(text.chars().count() <= 1_000);
-    assert!(text.contains('x'));
     let scripts = "<script>".repeat(100_000) + "visible";
-    assert!(html_to_text(&scripts, 1_000).chars().count() <= 1_000);
-    let entities = "&amp;".repeat(1_000_000);
-    assert_eq!(html_to_text(&entities, 10).chars().count(), 10);
-    let plain = "word ".repeat(1 << 20);
-    assert_eq!(html_to_text(&plain, 9).chars().count(), 9);
+    let entities = "&amp;".repeat(50_000);
+    let plain = "word ".repeat(200_000);
+    for (name, html, limit) in [
+        ("nested", nested, 1_000),
+        ("scripts", scripts, 1_000),
+        ("entities", entities, 10),
+        ("plain", plain, 9),
+    ] {
+        let text = html_to_text(&html, limit);
+        assert!(text.chars().count() <= limit, "{name}");
+    }
+}
+
+/// BUG (src/article/text.rs, `TextSink::push_char`): every block tag counts one character
+/// against the limit even when it adds nothing (no line break at the start of the text, none
+/// after a blank line already), so markup alone can use up the budget and the article's words
+/// are dropped: 600 empty paragraphs and a 1,000-character limit leave no text at all. Feeds
+/// with layout markup (empty `<p>`s, `<br>` runs, table rows) lose text that watches should see.
+#[test]
+fn empty_block_elements_do_not_use_up_the_text_limit() {
+    let html = format!("{}<p>North Korea</p>", "<p></p>".repeat(600));
+    assert_eq!(html_to_text(&html, 1_000), "North Korea");
+    let html = format!("{}Pyongyang", "<br>".repeat(2_000));
+    assert_eq!(html_to_text(&html, 1_000), "Pyongyang");
+    let nested = format!(
+        "{}x{}",
+        "<div><b>".repeat(20_000),
+        "</b></div>".repeat(20_000)
+    );
+    assert_eq!(html_to_text(&nested, 1_000), "x");
 }
 
 /// Feeds that nest deeply: the XML and JSON parsers must answer without exhausting the stack.
 #[test]
 fn deeply_nested_feeds_are_rejected_or_parsed() {
-    let depth = 100_000;
+    // Just below and above quick-xml's own nesting limit (65,535).
+    // Feeds whose markup reaches html_to_text are tried once.
+    nested_feeds(65_000, true);
+    nested_feeds(100_000, false);
+}
+
+fn nested_feeds(depth: usize, with_markup: bool) {
+    // Markup that ends up in html_to_text is nested less deep: it is linear but slow in debug
+    // builds (about 20 µs per level), and 20,000 levels already overflow most recursive
+    // walkers on a 2 MiB stack.
+    let html_depth = depth.min(20_000);
     let xml_item = format!(
         "<rss version=\"2.0\"><channel><title>t</title><item><title>x</title><description>{}d{}</description></item></channel></rss>",
         "<x>".repeat(depth),
@@ -1200,24 +1314,45 @@ fn deeply_nested_feeds_are_rejected_or_parsed() {
     let xml_unclosed = format!("<rss version=\"2.0\"><channel>{}", "<item>".repeat(depth));
     let atom = format!(
         "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><id>1</id><content type=\"xhtml\">{}y{}</content></entry></feed>",
-        "<div>".repeat(depth),
-        "</div>".repeat(depth)
+        "<div>".repeat(html_depth),
+        "</div>".repeat(html_depth)
+    );
+    let atom_summary = format!(
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><id>1</id><summary type=\"xhtml\">{}y{}</summary><title type=\"xhtml\">{}t{}</title></entry></feed>",
+        "<div>".repeat(html_depth),
+        "</div>".repeat(html_depth),
+        "<b>".repeat(html_depth),
+        "</b>".repeat(html_depth)
     );
     let json = format!(
         "{{\"version\":\"https://jsonfeed.org/version/1.1\",\"title\":\"j\",\"items\":[{{\"id\":\"1\",\"x\":{}1{}}}]}}",
         "[".repeat(depth),
         "]".repeat(depth)
     );
-    for (name, body) in [
+    let json_html = format!(
+        "{{\"version\":\"https://jsonfeed.org/version/1.1\",\"title\":\"j\",\"items\":[{{\"id\":\"1\",\"content_html\":\"{}z{}\"}}]}}",
+        "<div>".repeat(html_depth),
+        "</div>".repeat(html_depth)
+    );
+    let mut cases = vec![
         ("xml item", xml_item),
         ("xml channel", xml_channel),
         ("xml unclosed", xml_unclosed),
-        ("atom xhtml", atom),
         ("json", json),
-    ] {
+    ];
+    if with_markup {
+        cases.extend([
+            ("atom xhtml content", atom),
+            ("atom xhtml summary and title", atom_summary),
+            ("json html", json_html),
+        ]);
+    }
+    for (name, body) in cases {
+        let started = std::time::Instant::now();
         let result = parse_bytes(body.as_bytes(), None, "https://example.org/feed", None);
         eprintln!(
-            "{name}: {}",
+            "depth {depth}, {name} ({:.2?}): {}",
+            started.elapsed(),
             match &result {
                 Ok(feed) => format!("parsed, {} articles", feed.articles.len()),
                 Err(e) => format!("rejected: {e}"),
@@ -1244,28 +1379,46 @@ fn empty_lists_are_harmless() {
     }
 }
 
+/// PERFORMANCE BUG (src/rules/eval.rs, `near_pairs`): NEAR compares every left occurrence
+/// with every right occurrence, so an article with many occurrences of both sides and no close
+/// pair (or a close pair only at the end) costs O(left × right). Within the normaliser's
+/// limits (100,000 characters of content) 25,000 × 25,000 comparisons take ~24 s in a debug
+/// build and seconds in release, per NEAR watch and article: a feed can stall the matcher.
+/// Ignored because it is slow; run with `cargo test --test robustness -- --ignored`.
 #[test]
-fn zz_near_timing_probe() {
-    for (n, q) in [
-        (5_000usize, "alpha NEAR/0 beta"),
-        (25_000, "alpha NEAR/0 beta"),
-        (25_000, "alpha NEAR/0 gamma"),
+#[ignore = "quadratic NEAR evaluation; see the doc comment"]
+fn near_is_not_quadratic_in_the_number_of_occurrences() {
+    let content = format!("{}{}", "a ".repeat(25_000), "b ".repeat(25_000));
+    assert!(content.chars().count() <= newswatch::article::MAX_CONTENT_CHARS);
+    let set = compile_one("a NEAR/0 b").expect("compiles");
+    let doc = set.analyze(&ArticleView {
+        content: &content,
+        ..Default::default()
+    });
+    let started = std::time::Instant::now();
+    assert_eq!(set.matches(&doc).matches.len(), 1);
+    eprintln!(
+        "a NEAR/0 b over 25,000 + 25,000 occurrences: {:.2?}",
+        started.elapsed()
+    );
+}
+
+/// BUG (src/rules/compile.rs, `has_positive`): a field scope counts as positive whatever it
+/// holds, so `title:(NOT x)` and `title:-x` compile although they only exclude, and then match
+/// nearly every article (the index must verify them on every article, too). `has_positive`
+/// should look inside text scopes: `Node::Scoped { inner, .. } => has_positive(inner)`.
+#[test]
+fn scoped_negations_alone_are_rejected_as_only_negative() {
+    for q in [
+        "title:(NOT x)",
+        "text:(NOT a AND NOT b)",
+        "author:(NOT kim)",
     ] {
-        let content = format!("{}{}", "alpha ".repeat(n), "beta ".repeat(n));
-        let set = compile_one(q).unwrap();
-        let view = ArticleView {
-            content: &content,
-            ..Default::default()
-        };
-        let t = std::time::Instant::now();
-        let doc = set.analyze(&view);
-        let a = t.elapsed();
-        let m = set.matches(&doc);
-        eprintln!(
-            "{n} {q}: {} chars, analyse {a:.2?}, match {:.2?} -> {}",
-            content.chars().count(),
-            t.elapsed() - a,
-            m.matches.len()
-        );
+        let errors = compile_one(q)
+            .err()
+            .unwrap_or_else(|| panic!("{q:?} compiled"));
+        assert_eq!(errors[0].kind, RuleErrorKind::OnlyNegative, "{q:?}");
     }
+    // A scope takes a term, phrase, list or group: `title:-x` is a syntax error.
+    assert!(compile_one("title:-x").is_err());
 }

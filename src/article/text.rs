@@ -55,6 +55,9 @@ fn is_block(name: &str) -> bool {
     )
 }
 
+/// Bytes of HTML handed to the tokenizer at a time.
+const FEED_CHUNK: usize = 16 * 1024;
+
 struct TextSink {
     text: RefCell<String>,
     hidden_depth: Cell<u32>,
@@ -63,29 +66,32 @@ struct TextSink {
 }
 
 impl TextSink {
+    /// Appends one character of text, collapsing whitespace; `chars` counts what is kept.
     fn push_char(&self, c: char) {
-        if self.chars.get() >= self.limit {
+        let mut count = self.chars.get();
+        if count >= self.limit {
             return;
         }
         let mut text = self.text.borrow_mut();
-        if c.is_whitespace() || c.is_control() {
-            let last = text.chars().next_back();
-            if c == '\n' {
-                while text.ends_with(' ') {
-                    text.pop();
-                }
-                if !text.is_empty() && !text.ends_with("\n\n") {
-                    text.push('\n');
-                }
-            } else if !matches!(last, None | Some(' ') | Some('\n')) {
+        if c == '\n' {
+            while text.ends_with(' ') {
+                text.pop();
+                count -= 1;
+            }
+            if !text.is_empty() && !text.ends_with("\n\n") {
+                text.push('\n');
+                count += 1;
+            }
+        } else if c.is_whitespace() || c.is_control() {
+            if !matches!(text.chars().next_back(), None | Some(' ' | '\n')) {
                 text.push(' ');
-            } else {
-                return;
+                count += 1;
             }
         } else {
             text.push(c);
+            count += 1;
         }
-        self.chars.set(self.chars.get() + 1);
+        self.chars.set(count);
     }
 }
 
@@ -143,8 +149,17 @@ pub fn html_to_text(html: &str, limit: usize) -> String {
     };
     let tokenizer = Tokenizer::new(sink, TokenizerOpts::default());
     let input = BufferQueue::default();
-    input.push_back(StrTendril::from_slice(html));
-    let _ = tokenizer.feed(&input);
+    // Fed in chunks, so that a huge body stops costing work once the text is full.
+    let mut rest = html;
+    while !rest.is_empty() && tokenizer.sink.chars.get() < limit {
+        let mut cut = rest.len().min(FEED_CHUNK);
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        input.push_back(StrTendril::from_slice(&rest[..cut]));
+        let _ = tokenizer.feed(&input);
+        rest = &rest[cut..];
+    }
     tokenizer.end();
     let text = tokenizer.sink.text.take();
     text.trim().to_string()

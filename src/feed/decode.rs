@@ -1,29 +1,33 @@
 //! Feed bytes to UTF-8. The encoding comes from the byte-order mark, else the XML declaration,
 //! else the HTTP charset, else UTF-8; invalid bytes are repaired (U+FFFD), never fatal.
 //!
-//! The result is UTF-8 with the XML declaration rewritten to say so, because the XML parser
-//! would otherwise decode the text a second time from the declared encoding.
+//! The result is UTF-8 without XML declarations: the XML parser would otherwise decode the text
+//! a second time from the declared encoding (and it cannot switch encodings mid-document).
 
 use encoding_rs::{Encoding, UTF_8};
 
 /// Decodes a feed body to UTF-8 text.
 pub fn decode(bytes: &[u8], http_charset: Option<&str>) -> String {
-    let (encoding, skip) = match Encoding::for_bom(bytes) {
+    let (encoding, skip) = match Encoding::for_bom(bytes).or_else(|| utf16_without_bom(bytes)) {
         Some((encoding, bom_len)) => (encoding, bom_len),
         None => {
             let declared = xml_declared_encoding(bytes)
                 .or_else(|| http_charset.and_then(|c| Encoding::for_label(c.trim().as_bytes())));
-            (declared.unwrap_or(UTF_8), 0)
+            // A label read from ASCII-compatible bytes cannot truly mean UTF-16.
+            (declared.map_or(UTF_8, Encoding::output_encoding), 0)
         }
     };
-    // Without a BOM, a declaration readable as ASCII cannot be UTF-16.
-    let encoding = if skip == 0 {
-        encoding.output_encoding()
-    } else {
-        encoding
-    };
     let (text, _) = encoding.decode_without_bom_handling(&bytes[skip..]);
-    rewrite_declaration(text.into_owned())
+    strip_declarations(text.into_owned())
+}
+
+/// UTF-16 recognised by its first character being `<` (as XML allows without a BOM).
+fn utf16_without_bom(bytes: &[u8]) -> Option<(&'static Encoding, usize)> {
+    match bytes {
+        [0, b'<', 0, _, ..] => Some((encoding_rs::UTF_16BE, 0)),
+        [b'<', 0, _, 0, ..] => Some((encoding_rs::UTF_16LE, 0)),
+        _ => None,
+    }
 }
 
 /// The charset parameter of a Content-Type header value.
@@ -56,29 +60,36 @@ fn xml_declared_encoding(bytes: &[u8]) -> Option<&'static Encoding> {
     Encoding::for_label(label.trim().as_bytes())
 }
 
-/// Replaces the encoding named in the XML declaration, if any, by UTF-8.
-fn rewrite_declaration(text: String) -> String {
-    let trimmed = text.trim_start();
-    if !trimmed.starts_with("<?xml") {
-        return text;
-    }
-    let offset = text.len() - trimmed.len();
-    let Some(end) = trimmed.find("?>") else {
+/// Removes every XML declaration (`<?xml version=… encoding=…?>`), wherever it is: the text
+/// is UTF-8 now, which is what XML assumes without one.
+fn strip_declarations(text: String) -> String {
+    let is_declaration = |at: usize| {
+        text[at + 5..]
+            .chars()
+            .next()
+            .is_some_and(char::is_whitespace)
+    };
+    let mut positions = text
+        .match_indices("<?xml")
+        .map(|(i, _)| i)
+        .filter(|&i| is_declaration(i));
+    let Some(first) = positions.next() else {
         return text;
     };
-    let declaration = &trimmed[..end];
-    if !declaration.contains("encoding") {
-        return text;
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    for start in std::iter::once(first).chain(positions) {
+        if start < from {
+            continue;
+        }
+        let Some(length) = text[start..].find("?>") else {
+            break;
+        };
+        out.push_str(&text[from..start]);
+        from = start + length + 2;
     }
-    let version = if declaration.contains("1.1") {
-        "1.1"
-    } else {
-        "1.0"
-    };
-    format!(
-        "<?xml version=\"{version}\" encoding=\"UTF-8\"?>{}",
-        &text[offset + end + 2..]
-    )
+    out.push_str(&text[from..]);
+    out
 }
 
 #[cfg(test)]
@@ -98,7 +109,7 @@ mod tests {
         bytes.extend(b"</title></rss>");
         let text = decode(&bytes, Some("utf-8"));
         assert!(text.contains(TITLE), "{text}");
-        assert!(text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"));
+        assert!(text.starts_with("<rss>"), "{text}");
     }
 
     #[test]
@@ -120,8 +131,25 @@ mod tests {
             bytes.extend(unit.to_le_bytes());
         }
         let text = decode(&bytes, Some("iso-8859-1"));
-        assert!(text.contains(TITLE), "{text}");
-        assert!(text.contains("encoding=\"UTF-8\""));
+        assert_eq!(text, format!("<t>{TITLE}</t>"));
+    }
+
+    #[test]
+    fn utf16_without_a_bom_is_recognised() {
+        let mut bytes = Vec::new();
+        for unit in format!("<t>{TITLE}</t>").encode_utf16() {
+            bytes.extend(unit.to_be_bytes());
+        }
+        assert_eq!(decode(&bytes, None), format!("<t>{TITLE}</t>"));
+    }
+
+    #[test]
+    fn every_declaration_is_removed_and_stylesheets_kept() {
+        let text = decode(
+            b"<!-- c --><?xml version=\"1.0\" encoding=\"koi8-r\"?><?xml-stylesheet href=\"s\"?><rss><?xml version=\"1.0\"?></rss>",
+            None,
+        );
+        assert_eq!(text, "<!-- c --><?xml-stylesheet href=\"s\"?><rss></rss>");
     }
 
     #[test]

@@ -56,6 +56,29 @@ fn reject_entity_expansion(text: &str) -> Result<(), ParseError> {
     Ok(())
 }
 
+/// `<rss>` without a `version` attribute is common in the wild and is RSS 2.0 in practice;
+/// feed-rs needs the attribute to recognise the root.
+fn with_rss_version(text: &str) -> std::borrow::Cow<'_, str> {
+    let Some(start) = text
+        .match_indices("<rss")
+        .map(|(i, _)| i)
+        .find(|&i| text[i + 4..].starts_with(|c: char| c.is_whitespace() || c == '>'))
+    else {
+        return text.into();
+    };
+    let Some(end) = text[start..].find('>') else {
+        return text.into();
+    };
+    if text[start..start + end].contains("version") {
+        return text.into();
+    }
+    let mut patched = String::with_capacity(text.len() + 16);
+    patched.push_str(&text[..start + 4]);
+    patched.push_str(" version=\"2.0\"");
+    patched.push_str(&text[start + 4..]);
+    patched.into()
+}
+
 /// Parses feed text fetched from `feed_url` (used to resolve relative links and to scope
 /// identities); `fallback_lang` applies when neither entry nor feed declares a language.
 pub fn parse(
@@ -70,9 +93,13 @@ pub fn parse(
         .sanitize_content(false)
         .build();
     reject_entity_expansion(text)?;
-    let feed = parser
-        .parse(text.as_bytes())
-        .map_err(|e| ParseError(e.to_string()))?;
+    let text = &*with_rss_version(text);
+    // A backstop: a parser bug on hostile input must cost this feed, not the poll task.
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        parser.parse(text.as_bytes())
+    }))
+    .map_err(|_| ParseError("the feed parser failed on this document".to_string()))?;
+    let feed = parsed.map_err(|e| ParseError(e.to_string()))?;
     let language = feed
         .language
         .as_deref()
@@ -165,6 +192,12 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[test]
+    fn rss_without_a_version_is_read_as_rss_2() {
+        let feed = parse("<rss><channel><title>T</title><item><title>A</title><guid>g</guid></item></channel></rss>", "https://x.example/", None).unwrap();
+        assert_eq!(feed.articles.len(), 1);
     }
 
     #[test]

@@ -376,6 +376,7 @@ fn has_positive(node: &Node) -> bool {
         Node::Not { .. } => false,
         Node::And(children) => children.iter().any(has_positive),
         Node::Or(children) => children.iter().all(has_positive),
+        Node::Scoped { inner, .. } => has_positive(inner),
         _ => true,
     }
 }

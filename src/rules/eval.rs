@@ -140,7 +140,8 @@ fn all_occurrences(ids: &[u32], patterns: &[Pattern], doc: &Document) -> Vec<(u3
 }
 
 /// Calls `found` for each pair of a left and a right occurrence close enough, until it
-/// returns false.
+/// returns false. Right occurrences are sorted by position, so each left one only looks at
+/// the window of positions that can be within `distance`.
 fn near_pairs(
     left: &[u32],
     right: &[u32],
@@ -153,9 +154,29 @@ fn near_pairs(
     if lefts.is_empty() {
         return;
     }
-    let rights = all_occurrences(right, patterns, doc);
+    let mut rights = all_occurrences(right, patterns, doc);
+    let position = |o: &Occurrence, pos: u32| (o.field as u8, pos);
+    rights.sort_unstable_by_key(|(_, r)| position(r, r.first_pos));
+    let longest = rights
+        .iter()
+        .map(|(_, r)| r.last_pos - r.first_pos)
+        .max()
+        .unwrap_or(0);
     for l in &lefts {
-        for r in &rights {
+        let low = position(
+            &l.1,
+            l.1.first_pos
+                .saturating_sub(distance.saturating_add(1).saturating_add(longest)),
+        );
+        let high = position(
+            &l.1,
+            l.1.last_pos.saturating_add(distance).saturating_add(1),
+        );
+        let start = rights.partition_point(|(_, r)| position(r, r.first_pos) < low);
+        for r in rights[start..]
+            .iter()
+            .take_while(|(_, r)| position(r, r.first_pos) <= high)
+        {
             if within(&l.1, &r.1, distance) && !found(l, r) {
                 return;
             }
