@@ -947,15 +947,12 @@ proptest! {
     }
 }
 
-/// BUG: an XML declaration that feed-rs reads after the first 64 bytes and that names an
-/// encoding other than the one quick-xml is decoding makes `parse_bytes` panic, in
-/// quick-xml 0.42.0 `DecodingReader::set_encoding` (src/encoding.rs:380, "set_encoding()
-/// called after prefix buffer was drained"), called by feed-rs 3.0.0 for every declaration it
-/// meets (src/xml/mod.rs:386). `feed::decode` hands feed-rs UTF-8 and rewrites only a
-/// declaration at the very start, so a declaration after a comment, a second declaration, or
-/// a UTF-16 document without a byte-order mark (decoded as UTF-8 with NULs, which quick-xml
-/// then sniffs as UTF-16) reaches that assertion. Two feedparser corpus files hit it too
-/// (encoding/csunicode.xml, encoding/iso-10646-ucs-2.xml).
+/// An XML declaration that the XML reader meets after its first 64 bytes, naming an encoding
+/// other than the one it decodes, made quick-xml 0.42 panic ("set_encoding() called after
+/// prefix buffer was drained", reached through feed-rs for every declaration): a declaration
+/// after a comment, a second one, one inside the document, or UTF-16 without a byte-order
+/// mark. Two feedparser corpus files hit it (encoding/csunicode.xml, iso-10646-ucs-2.xml).
+/// `feed::decode` now hands over UTF-8 with every declaration removed.
 #[test]
 fn xml_declarations_the_xml_reader_cannot_switch_to_do_not_panic() {
     let rss = "<rss version=\"2.0\"><channel><title>t</title><item><title>a</title></item></channel></rss>";
@@ -1268,11 +1265,8 @@ fn huge_and_deeply_nested_html_is_bounded() {
     }
 }
 
-/// BUG (src/article/text.rs, `TextSink::push_char`): every block tag counts one character
-/// against the limit even when it adds nothing (no line break at the start of the text, none
-/// after a blank line already), so markup alone can use up the budget and the article's words
-/// are dropped: 600 empty paragraphs and a 1,000-character limit leave no text at all. Feeds
-/// with layout markup (empty `<p>`s, `<br>` runs, table rows) lose text that watches should see.
+/// Markup alone must not use up the text limit: empty paragraphs, `<br>` runs and table rows
+/// add no characters, so the article's words after them are still kept.
 #[test]
 fn empty_block_elements_do_not_use_up_the_text_limit() {
     let html = format!("{}<p>North Korea</p>", "<p></p>".repeat(600));
@@ -1379,14 +1373,11 @@ fn empty_lists_are_harmless() {
     }
 }
 
-/// PERFORMANCE BUG (src/rules/eval.rs, `near_pairs`): NEAR compares every left occurrence
-/// with every right occurrence, so an article with many occurrences of both sides and no close
-/// pair (or a close pair only at the end) costs O(left × right). Within the normaliser's
-/// limits (100,000 characters of content) 25,000 × 25,000 comparisons take ~24 s in a debug
-/// build and seconds in release, per NEAR watch and article: a feed can stall the matcher.
-/// Ignored because it is slow; run with `cargo test --test robustness -- --ignored`.
+/// NEAR must not compare every left occurrence with every right one: an article with many
+/// occurrences of both sides and the only close pair at the end would cost O(left × right)
+/// (25,000 × 25,000 within the normaliser's 100,000-character limit: ~24 s in a debug build,
+/// per NEAR watch and article). Occurrences are searched in a window of positions instead.
 #[test]
-#[ignore = "quadratic NEAR evaluation; see the doc comment"]
 fn near_is_not_quadratic_in_the_number_of_occurrences() {
     let content = format!("{}{}", "a ".repeat(25_000), "b ".repeat(25_000));
     assert!(content.chars().count() <= newswatch::article::MAX_CONTENT_CHARS);
@@ -1403,10 +1394,8 @@ fn near_is_not_quadratic_in_the_number_of_occurrences() {
     );
 }
 
-/// BUG (src/rules/compile.rs, `has_positive`): a field scope counts as positive whatever it
-/// holds, so `title:(NOT x)` and `title:-x` compile although they only exclude, and then match
-/// nearly every article (the index must verify them on every article, too). `has_positive`
-/// should look inside text scopes: `Node::Scoped { inner, .. } => has_positive(inner)`.
+/// A query that only excludes would match nearly every article, also inside a field scope
+/// (`title:(NOT x)`), and is refused.
 #[test]
 fn scoped_negations_alone_are_rejected_as_only_negative() {
     for q in [
