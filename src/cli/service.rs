@@ -46,6 +46,9 @@ async fn start(path: &Path) -> Result<std::sync::Arc<Daemon>, ExitCode> {
         eprintln!("{problems}");
         return Err(ExitCode::from(EXIT_CONFIG));
     }
+    for warning in config.warnings() {
+        tracing::warn!("{}", warning.warning());
+    }
     Daemon::start(&config).await.map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(EXIT_FAILURE)

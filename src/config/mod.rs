@@ -701,6 +701,29 @@ impl Config {
                 "prefer password_env or password_file so the secret stays out of this file",
             ));
         }
+        let minute = Duration::from_secs(60);
+        if self.polling.interval.0 < minute {
+            warnings.push(ConfigError::key(
+                &self.source,
+                &["polling", "interval"],
+                format!(
+                    "[polling] interval = {} polls every feed more than once a minute",
+                    self.polling.interval
+                ),
+                "publishers may block clients that poll this often; \"15m\" is usual",
+            ));
+        }
+        for feed in self.feeds() {
+            if let Some(interval) = feed.interval
+                && interval.0 < minute
+            {
+                warnings.push(self.error_at(
+                    feed.name.span(),
+                    format!("feed {:?} is polled every {interval}", feed.name()),
+                    "publishers may block clients that poll more than once a minute",
+                ));
+            }
+        }
         warnings
     }
 

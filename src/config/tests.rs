@@ -157,3 +157,16 @@ fn a_missing_file_says_how_to_fix_it() {
     assert!(shown.contains("/nonexistent/newswatch.toml"), "{shown}");
     assert!(shown.contains("--config"), "{shown}");
 }
+
+#[test]
+fn intervals_under_a_minute_are_allowed_with_a_warning() {
+    let text = VALID.replace("interval = \"10m\"", "interval = \"2s\"");
+    let config = Config::parse(Path::new("c.toml"), &text).unwrap();
+    let warnings = config.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].message.contains("\"One\" is polled every 2s"),
+        "{}",
+        warnings[0]
+    );
+}

@@ -29,6 +29,7 @@
 #   NEWSWATCH_BIN                   use this binary instead of `cargo build --release`
 #   INSTALL      1                  apt-get install what is missing (nginx-light, time,
 #                                   rss2email, newsboat, sqlite3; valgrind with PROFILE=1)
+#   SUMMARY_ONLY 0                  1: only re-make WORK/summary.md from WORK/results.tsv
 #   PROFILE      0                  1: also run newswatch under valgrind --tool=callgrind on the
 #                                   first PROFILE_FEEDS (200) feeds of the first size (cold, then
 #                                   304), per_host=16; outputs in WORK/profile
@@ -56,6 +57,39 @@ BASE="http://127.0.0.1:$PORT"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Summary: per (size, tool, variant, phase): median and best wall, largest peak RSS, CPU.
+summarize() {
+python3 - "$WORK/results.tsv" >"$WORK/summary.md" <<'PY'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+groups = {}
+for r in rows:
+    groups.setdefault((r["size"], r["tool"], r["variant"]), {}).setdefault(r["phase"], []).append(r)
+print("| feeds x items | tool | setting | phase | wall s (median) | wall s (best) | peak RSS MiB (max) | CPU s (median) | articles/s (median wall) | requests: 200 / 304 | runs |")
+print("|---|---|---|---|---:|---:|---:|---:|---:|---|---:|")
+for (size, tool, variant), phases in groups.items():
+    n, m = map(int, size.split("x"))
+    for phase in ("cold", "2nd", "304"):
+        rs = phases.get(phase, [])
+        if not rs:
+            continue
+        used = int(rs[0]["feeds_used"])
+        scale = n / used
+        walls = [float(r["wall_s"]) * scale for r in rs]
+        cpu = [(float(r["user_s"]) + float(r["sys_s"])) * scale for r in rs]
+        rss = max(int(r["maxrss_kib"]) for r in rs) / 1024
+        med = statistics.median(walls)
+        aps = f"{n * m / med:,.0f}" if phase == "cold" else "–"
+        note = f" (extrap. from {used} feeds)" if used != n else ""
+        reqs = f"{rs[0]['n200']} / {rs[0]['n304']}" + (f" (+{rs[0]['nother']} other)" if rs[0]["nother"] != "0" else "")
+        print(f"| {n:,} x {m} | {tool}{note} | {variant} | {phase} | {med:.2f} | {min(walls):.2f} | {rss:.1f} | {statistics.median(cpu):.2f} | {aps} | {reqs} | {len(rs)} |")
+PY
+}
+if [[ ${SUMMARY_ONLY:-0} == 1 ]]; then # re-make WORK/summary.md from WORK/results.tsv
+    summarize && cat "$WORK/summary.md" && exit 0
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Tools
@@ -405,39 +439,13 @@ if [[ $PROFILE == 1 ]]; then
         log "callgrind: newswatch $n feeds of $size, $phase"
         valgrind --tool=callgrind --callgrind-out-file="$state/callgrind.$phase.out" \
             "$NEWSWATCH_BIN" --config "$state/newswatch.toml" once 2>"$state/$phase.err" >/dev/null
-        callgrind_annotate --inclusive=yes "$state/callgrind.$phase.out" 2>/dev/null | head -60 >"$state/inclusive.$phase.txt"
-        callgrind_annotate "$state/callgrind.$phase.out" 2>/dev/null | head -60 >"$state/self.$phase.txt"
+        callgrind_annotate --inclusive=yes "$state/callgrind.$phase.out" >"$state/inclusive.$phase.txt" 2>/dev/null || true
+        callgrind_annotate "$state/callgrind.$phase.out" >"$state/self.$phase.txt" 2>/dev/null || true
     done
 fi
 
 echo "uptime at end: $(uptime)" >>"$WORK/machine.txt"
 
-# ---------------------------------------------------------------------------------------------
-# Summary: per (size, tool, variant, phase): median and best wall, largest peak RSS, CPU.
-python3 - "$RESULTS" >"$WORK/summary.md" <<'PY'
-import csv, statistics, sys
-rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
-groups = {}
-for r in rows:
-    groups.setdefault((r["size"], r["tool"], r["variant"]), {}).setdefault(r["phase"], []).append(r)
-print("| feeds x items | tool | setting | phase | wall s (median) | wall s (best) | peak RSS MiB (max) | CPU s (median) | articles/s (median wall) | requests: 200 / 304 | runs |")
-print("|---|---|---|---|---:|---:|---:|---:|---:|---|---:|")
-for (size, tool, variant), phases in groups.items():
-    n, m = map(int, size.split("x"))
-    for phase in ("cold", "2nd", "304"):
-        rs = phases.get(phase, [])
-        if not rs:
-            continue
-        used = int(rs[0]["feeds_used"])
-        scale = n / used
-        walls = [float(r["wall_s"]) * scale for r in rs]
-        cpu = [(float(r["user_s"]) + float(r["sys_s"])) * scale for r in rs]
-        rss = max(int(r["maxrss_kib"]) for r in rs) / 1024
-        med = statistics.median(walls)
-        aps = f"{n * m / med:,.0f}" if phase == "cold" else "–"
-        note = f" (extrap. from {used} feeds)" if used != n else ""
-        reqs = f"{rs[0]['n200']} / {rs[0]['n304']}" + (f" (+{rs[0]['nother']} other)" if rs[0]["nother"] != "0" else "")
-        print(f"| {n:,} x {m} | {tool}{note} | {variant} | {phase} | {med:.2f} | {min(walls):.2f} | {rss:.1f} | {statistics.median(cpu):.2f} | {aps} | {reqs} | {len(rs)} |")
-PY
+summarize
 cat "$WORK/summary.md"
 log "results: $RESULTS, $WORK/summary.md, machine: $WORK/machine.txt, logs: $WORK/logs"
