@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use crate::alert::article_message_id;
 use crate::alert::batch::hour_start;
 use crate::article::Article;
-use crate::rules::WatchSet;
+use crate::rules::{WatchMatch, WatchSet};
 use crate::store::{IngestTx, MatchDelivery, NewMatch, PollRecord, Store, StoreError};
 
 /// The age limits on alerting.
@@ -116,16 +116,29 @@ impl Ingestor {
             articles: articles.len(),
             ..Default::default()
         };
+        // Matching is the costly part: done before the write transaction (which serialises
+        // ingests), for the articles not known yet.
+        let known = store
+            .known_identities(articles.iter().map(|a| a.identity.as_str()))
+            .await?;
+        let mut matched: Vec<Option<Vec<WatchMatch>>> = articles
+            .iter()
+            .map(|article| {
+                (!known.contains(&article.identity)).then(|| self.match_article(article, feed))
+            })
+            .collect();
         let mut tx = store.begin_ingest().await?;
-        for article in articles {
+        for (article, matches) in articles.iter().zip(&mut matched) {
             let Some(article_id) = tx.insert_article(feed.feed_id, article, timestamp).await?
             else {
                 continue;
             };
             report.new_articles += 1;
             let notify = self.window.allows(article.published, feed.first_poll, now);
-            let document = self.watches.analyze(&article.view(feed.labels));
-            for found in self.watches.matches(&document).matches {
+            let matches = matches
+                .take()
+                .unwrap_or_else(|| self.match_article(article, feed));
+            for found in matches {
                 report.matches += 1;
                 let watch = self.watches.name(found.watch);
                 let target = self
@@ -177,6 +190,11 @@ impl Ingestor {
         tx.record_poll(feed.feed_id, &poll, timestamp).await?;
         tx.commit().await?;
         Ok(report)
+    }
+
+    fn match_article(&self, article: &Article, feed: &FeedContext) -> Vec<WatchMatch> {
+        let document = self.watches.analyze(&article.view(feed.labels));
+        self.watches.matches(&document).matches
     }
 
     /// How a new match of `watch` is delivered: not at all when it may not alert, in the next

@@ -73,9 +73,6 @@ pub struct Daemon {
     per_host_limit: usize,
     /// Wakes the notifier when an ingest queued alerts.
     alerts_queued: Notify,
-    /// Ingests take turns: SQLite has one writer, and waiting here (rather than for a pooled
-    /// connection, which times out) keeps a long queue of feeds orderly.
-    writer: tokio::sync::Mutex<()>,
     /// Held while this process polls and delivers: one daemon per database.
     _lock: Option<std::fs::File>,
 }
@@ -211,7 +208,6 @@ impl Daemon {
             per_host: Mutex::new(HashMap::new()),
             per_host_limit: config.polling.per_host,
             alerts_queued: Notify::new(),
-            writer: tokio::sync::Mutex::new(()),
             _lock: lock,
         }))
     }
@@ -415,10 +411,7 @@ impl Daemon {
                         labels: &settings.labels,
                         first_poll: feed.first_success_at.is_none(),
                     };
-                    let report = {
-                        let _writer = self.writer.lock().await;
-                        self.ingestor.ingest(&self.store, &context, &articles, poll, now).await?
-                    };
+                    let report = self.ingestor.ingest(&self.store, &context, &articles, poll, now).await?;
                     if report.alerts_queued > 0 || report.batched > 0 {
                         self.alerts_queued.notify_one();
                     }
@@ -444,10 +437,7 @@ impl Daemon {
                         http_status: e.http_status(),
                         next_poll_at: schedule::after(now.timestamp(), delay),
                     };
-                    {
-                        let _writer = self.writer.lock().await;
-                        self.store.record_poll(feed.id, &poll, now.timestamp()).await?;
-                    }
+                    self.store.record_poll(feed.id, &poll, now.timestamp()).await?;
                     warn!(
                         error = %e,
                         consecutive_errors = errors,

@@ -115,6 +115,9 @@ pub struct PendingBatch {
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// Ingest transactions take turns: SQLite has one writer, and waiting here (rather than
+    /// for a pooled connection, which times out) keeps a long queue of feeds orderly.
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -143,7 +146,10 @@ impl Store {
                 source,
             })?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            writer: Default::default(),
+        })
     }
 
     /// The database file of a `sqlite:` URL (`None` for in-memory databases).
@@ -228,10 +234,31 @@ impl Store {
         Ok(row.try_get::<Option<i64>, _>(0)?)
     }
 
-    /// Starts the one transaction in which a poll's results are written.
+    /// Which of these identities are stored already.
+    pub async fn known_identities<'a>(
+        &self,
+        identities: impl Iterator<Item = &'a str>,
+    ) -> Result<std::collections::HashSet<String>> {
+        let list: Vec<&str> = identities.collect();
+        if list.is_empty() {
+            return Ok(Default::default());
+        }
+        let json = serde_json::to_string(&list).unwrap_or_else(|_| "[]".into());
+        let known: Vec<String> = sqlx::query_scalar(
+            "SELECT identity FROM articles WHERE identity IN (SELECT value FROM json_each($1))",
+        )
+        .bind(json)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(known.into_iter().collect())
+    }
+
+    /// Starts the one transaction in which a poll's results are written (one at a time).
     pub async fn begin_ingest(&self) -> Result<IngestTx> {
+        let turn = std::sync::Arc::clone(&self.writer).lock_owned().await;
         Ok(IngestTx {
             tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            _turn: turn,
         })
     }
 
@@ -487,6 +514,7 @@ impl Store {
 /// together or not at all.
 pub struct IngestTx {
     tx: Transaction<'static, Sqlite>,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl IngestTx {
