@@ -40,6 +40,9 @@ struct FeedSettings {
     lang: Option<String>,
 }
 
+/// How long to wait after a database error before trying again.
+const DATABASE_RETRY: Duration = Duration::from_secs(5);
+
 /// What one poll did, for the cycle summary.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PollSummary {
@@ -258,54 +261,46 @@ impl Daemon {
     }
 
     /// Polls feeds as they fall due and delivers alerts until `shutdown` fires; then lets
-    /// ingests and the message in flight finish.
+    /// ingests and the message in flight finish. Database errors are logged and retried:
+    /// the daemon keeps its place rather than exiting.
     pub async fn run(self: &Arc<Self>, shutdown: CancellationToken) -> Result<(), DaemonError> {
         let notifier = {
             let daemon = Arc::clone(self);
             let shutdown = shutdown.clone();
             tokio::spawn(async move { daemon.notify_loop(shutdown).await })
         };
-        let scheduled = self.schedule_loop(&shutdown).await;
+        self.schedule_loop(&shutdown).await;
         shutdown.cancel();
         let notified = notifier
             .await
-            .map_err(|e| DaemonError::Setup(format!("notifier task failed: {e}")))?;
+            .map_err(|e| DaemonError::Setup(format!("notifier task failed: {e}")));
         self.store.close().await;
-        scheduled.and(notified)
+        notified
     }
 
-    async fn schedule_loop(
-        self: &Arc<Self>,
-        shutdown: &CancellationToken,
-    ) -> Result<(), DaemonError> {
+    async fn schedule_loop(self: &Arc<Self>, shutdown: &CancellationToken) {
         let mut polls: JoinSet<(i64, Result<PollSummary, StoreError>)> = JoinSet::new();
         let mut in_flight: HashSet<i64> = HashSet::new();
-        let mut result = Ok(());
         while !shutdown.is_cancelled() {
-            let now = Utc::now().timestamp();
-            for feed in self.store.due_feeds(now).await? {
-                if in_flight.insert(feed.id) {
-                    let daemon = Arc::clone(self);
-                    let shutdown = shutdown.clone();
-                    polls.spawn(async move { (feed.id, daemon.poll_feed(feed, &shutdown).await) });
+            let wait = match self
+                .start_due_polls(&mut polls, &mut in_flight, shutdown)
+                .await
+            {
+                Ok(wait) => wait,
+                Err(e) => {
+                    error!(error = %e, "database error while scheduling; retrying shortly");
+                    DATABASE_RETRY
                 }
-            }
-            let next_due = self.store.next_poll_at().await?.unwrap_or(now + 60);
-            let wait = Duration::from_secs(next_due.saturating_sub(now).clamp(1, 60) as u64);
+            };
             tokio::select! {
                 _ = shutdown.cancelled() => {}
                 _ = tokio::time::sleep(wait) => {}
                 Some(joined) = polls.join_next(), if !polls.is_empty() => {
-                    match joined {
-                        Ok((id, outcome)) => {
-                            in_flight.remove(&id);
-                            if let Err(e) = outcome {
-                                error!(error = %e, "database error while ingesting");
-                                result = Err(e.into());
-                                break;
-                            }
+                    if let Ok((id, outcome)) = joined {
+                        in_flight.remove(&id);
+                        if let Err(e) = outcome {
+                            error!(error = %e, "database error while ingesting; the feed is polled again later");
                         }
-                        Err(e) => error!(error = %e, "poll task failed"),
                     }
                 }
             }
@@ -316,26 +311,68 @@ impl Daemon {
                 error!(error = %e, "database error while ingesting");
             }
         }
-        result
     }
 
-    async fn notify_loop(self: &Arc<Self>, shutdown: CancellationToken) -> Result<(), DaemonError> {
-        while !shutdown.is_cancelled() {
-            if let Err(e) = self.notifier.deliver_due(&shutdown).await {
-                error!(error = %e, "database error while delivering alerts");
+    /// Starts a poll for every due feed not in flight; returns how long to wait before looking
+    /// again.
+    async fn start_due_polls(
+        self: &Arc<Self>,
+        polls: &mut JoinSet<(i64, Result<PollSummary, StoreError>)>,
+        in_flight: &mut HashSet<i64>,
+        shutdown: &CancellationToken,
+    ) -> Result<Duration, StoreError> {
+        let now = Utc::now().timestamp();
+        for feed in self.store.due_feeds(now).await? {
+            if in_flight.insert(feed.id) {
+                let daemon = Arc::clone(self);
+                let shutdown = shutdown.clone();
+                let id = feed.id;
+                polls.spawn(async move {
+                    // A bug must cost one poll, never the feed's place in the schedule.
+                    let poll = std::panic::AssertUnwindSafe(daemon.poll_feed(feed, &shutdown));
+                    let outcome = futures_util::FutureExt::catch_unwind(poll)
+                        .await
+                        .unwrap_or_else(|_| {
+                            error!(feed = id, "poll task panicked");
+                            Ok(PollSummary::default())
+                        });
+                    (id, outcome)
+                });
             }
-            let now = Utc::now().timestamp();
-            let next_alert = self.store.next_alert_due().await?.unwrap_or(now + 60);
-            let next_batch = self.notifier.next_batch_due().await?.unwrap_or(now + 60);
-            let next_due = next_alert.min(next_batch);
-            let wait = Duration::from_secs(next_due.saturating_sub(now).clamp(1, 60) as u64);
+        }
+        let next_due = self.store.next_poll_at().await?.unwrap_or(now + 60);
+        Ok(Duration::from_secs(
+            next_due.saturating_sub(now).clamp(1, 60) as u64,
+        ))
+    }
+
+    async fn notify_loop(self: &Arc<Self>, shutdown: CancellationToken) {
+        while !shutdown.is_cancelled() {
+            let wait = match self.deliver_and_plan(&shutdown).await {
+                Ok(wait) => wait,
+                Err(e) => {
+                    error!(error = %e, "database error while delivering alerts; retrying shortly");
+                    DATABASE_RETRY
+                }
+            };
             tokio::select! {
                 _ = shutdown.cancelled() => {}
                 _ = self.alerts_queued.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
             }
         }
-        Ok(())
+    }
+
+    /// Delivers what is due; returns how long until something else may be.
+    async fn deliver_and_plan(&self, shutdown: &CancellationToken) -> Result<Duration, StoreError> {
+        self.notifier.deliver_due(shutdown).await?;
+        let now = Utc::now().timestamp();
+        let next_alert = self.store.next_alert_due().await?.unwrap_or(now + 60);
+        let next_batch = self.notifier.next_batch_due().await?.unwrap_or(now + 60);
+        let next_due = next_alert.min(next_batch);
+        Ok(Duration::from_secs(
+            next_due.saturating_sub(now).clamp(1, 60) as u64,
+        ))
     }
 
     fn host_limit(&self, url: &str) -> Arc<Semaphore> {
