@@ -3,7 +3,8 @@
 #
 # One `newswatch once` cycle over N local feeds x M items, served from loopback by nginx, cold
 # (fresh database) and again with every feed unchanged (every answer a 304); the same feeds
-# fetched by rss2email 3.x and newsboat 2.x from Debian's packages, cold and again. For every
+# fetched by rss2email 3.x and newsboat 2.x from Debian's packages, cold and again (newsboat:
+# twice again, as it sends no validators until its third run). For every
 # run: wall time and peak RSS (GNU time -v), CPU time, and the HTTP status of every request
 # (from nginx's access log, so a "304 run" is checked to be one). Cold runs also report
 # articles/s = N*M / wall.
@@ -22,6 +23,9 @@
 #                                   one host 127.0.0.1, so per_host is what bounds newswatch
 #   CONCURRENCY  16                 newswatch [polling] concurrency
 #   NEWSBOAT_THREADS "1"            newsboat `reload-threads` values (1 = newsboat's default)
+#   R2E_MODES    maildir            rss2email variants: "maildir" (every new item becomes a mail in
+#                                   a local Maildir) and/or "no-send" (`r2e run --no-send`: fetch,
+#                                   parse and mark seen, build no mail)
 #   R2E_MAX_FEEDS 2000              rss2email runs on at most this many feeds of a size; above it
 #                                   the numbers are extrapolated linearly (marked "extrap.")
 #   WORK         /tmp/bench-polling where feeds, state, logs and results go (wiped per run)
@@ -48,6 +52,7 @@ PER_HOST=${PER_HOST:-"2 16"}
 CONCURRENCY=${CONCURRENCY:-16}
 NEWSBOAT_THREADS=${NEWSBOAT_THREADS:-"1"}
 R2E_MAX_FEEDS=${R2E_MAX_FEEDS:-2000}
+R2E_MODES=${R2E_MODES:-maildir}
 WORK=${WORK:-/tmp/bench-polling}
 PORT=${PORT:-18089}
 INSTALL=${INSTALL:-1}
@@ -106,7 +111,9 @@ if ((${#need_pkg[@]})); then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkg[@]}" >/dev/null
 fi
 
+BIN_ORIGIN="given as NEWSWATCH_BIN"
 if [[ -z ${NEWSWATCH_BIN:-} && " $TOOLS " == *" newswatch "* ]]; then
+    BIN_ORIGIN="built here"
     log "cargo build --release"
     (cd "$ROOT" && cargo build --release --bin newswatch)
     NEWSWATCH_BIN=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps \
@@ -132,7 +139,7 @@ printf 'size\tfeeds_used\ttool\tvariant\tphase\trep\twall_s\tmaxrss_kib\tuser_s\
     echo "nginx: $(/usr/sbin/nginx -v 2>&1)"
     command -v r2e >/dev/null && echo "rss2email: $(r2e --version 2>&1) ($(dpkg-query -W -f '${Version}' rss2email 2>/dev/null))"
     command -v newsboat >/dev/null && echo "newsboat: $(newsboat -v 2>&1 | head -1) ($(dpkg-query -W -f '${Version}' newsboat 2>/dev/null))"
-    [[ -n ${NEWSWATCH_BIN:-} ]] && echo "newswatch: $("$NEWSWATCH_BIN" --version 2>&1), tree at $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null)$(cd "$ROOT" && git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (src modified)'), binary sha256 $(sha256sum "$NEWSWATCH_BIN" | cut -c1-16)"
+    [[ -n ${NEWSWATCH_BIN:-} ]] && echo "newswatch: $("$NEWSWATCH_BIN" --version 2>&1), binary $BIN_ORIGIN; work tree at $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null)$(cd "$ROOT" && git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (src modified)'), binary sha256 $(sha256sum "$NEWSWATCH_BIN" | cut -c1-16)"
 } >"$WORK/machine.txt"
 cat "$WORK/machine.txt" >&2
 
@@ -394,13 +401,17 @@ for size in $SIZES; do
                 ;;
             rss2email)
                 used=$((n < R2E_MAX_FEEDS ? n : R2E_MAX_FEEDS))
-                state=$WORK/state/$size-rss2email-$rep
-                rm -rf "$state" && mkdir -p "$state"
-                write_r2e_config "$state" "$url" "$used"
-                count="echo \$(python3 -c 'import json,sys; print(sum(len(f.get(\"seen\",{})) for f in json.load(open(sys.argv[1]))[\"feeds\"]))' $state/rss2email.json) \$(ls $state/Maildir/INBOX/new | wc -l)"
-                for phase in cold 304; do
-                    measure "$size" "$used" rss2email maildir "$phase" "$rep" "$count" -- \
-                        r2e -c "$state/rss2email.cfg" -d "$state/rss2email.json" run
+                for mode in $R2E_MODES; do
+                    state=$WORK/state/$size-rss2email-$mode-$rep
+                    rm -rf "$state" && mkdir -p "$state"
+                    write_r2e_config "$state" "$url" "$used"
+                    count="echo \$(python3 -c 'import json,sys; print(sum(len(f.get(\"seen\",{})) for f in json.load(open(sys.argv[1]))[\"feeds\"]))' $state/rss2email.json) \$(ls $state/Maildir/INBOX/new | wc -l)"
+                    args=(run)
+                    [[ $mode == no-send ]] && args=(run --no-send)
+                    for phase in cold 304; do
+                        measure "$size" "$used" rss2email "$mode" "$phase" "$rep" "$count" -- \
+                            r2e -c "$state/rss2email.cfg" -d "$state/rss2email.json" "${args[@]}"
+                    done
                 done
                 ;;
             newsboat)
