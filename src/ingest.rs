@@ -124,13 +124,16 @@ impl Ingestor {
         let mut matched: Vec<Option<Vec<WatchMatch>>> = articles
             .iter()
             .map(|article| {
-                (!known.contains(&article.identity)).then(|| self.match_article(article, feed))
+                (!known.contains(&article.identity) && !self.watches.is_empty())
+                    .then(|| self.match_article(article, feed))
             })
             .collect();
         let mut tx = store.begin_ingest().await?;
-        for (article, matches) in articles.iter().zip(&mut matched) {
-            let Some(article_id) = tx.insert_article(feed.feed_id, article, timestamp).await?
-            else {
+        let stored = tx
+            .insert_articles(feed.feed_id, articles, timestamp)
+            .await?;
+        for ((article, matches), new_id) in articles.iter().zip(&mut matched).zip(stored) {
+            let Some(article_id) = new_id else {
                 continue;
             };
             report.new_articles += 1;
@@ -193,6 +196,9 @@ impl Ingestor {
     }
 
     fn match_article(&self, article: &Article, feed: &FeedContext) -> Vec<WatchMatch> {
+        if self.watches.is_empty() {
+            return Vec::new();
+        }
         let document = self.watches.analyze(&article.view(feed.labels));
         self.watches.matches(&document).matches
     }

@@ -518,64 +518,124 @@ pub struct IngestTx {
 }
 
 impl IngestTx {
-    /// Stores an article first seen now; `None` when it is already known: the same identity
-    /// from any feed, or the same canonical link first seen through another feed (the story
-    /// under a different GUID). Either way the feed is recorded as carrying it.
-    pub async fn insert_article(
+    /// Stores a poll's articles; for each, its id when it was new. An article is already known
+    /// when its identity is stored (from any feed), when its canonical link was first seen
+    /// through another feed (the story under a different GUID), or when it repeats an earlier
+    /// entry of the same batch. Every article is recorded as carried by the feed. A few
+    /// statements per batch, whatever its size: SQLite's single writer waits on each.
+    pub async fn insert_articles(
         &mut self,
         feed_id: i64,
-        article: &Article,
+        articles: &[Article],
         now: i64,
-    ) -> Result<Option<i64>> {
-        let canonical_link = article.link.as_deref().and_then(story_url);
-        let known: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM articles WHERE identity = $1
+    ) -> Result<Vec<Option<i64>>> {
+        if articles.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<serde_json::Value> = articles
+            .iter()
+            .map(|a| {
+                serde_json::json!({
+                    "identity": a.identity,
+                    "link": a.link,
+                    "canonical_link": a.link.as_deref().and_then(story_url),
+                    "title": a.title,
+                    "summary": a.summary,
+                    "content": a.content,
+                    "authors": serde_json::to_string(&a.authors).unwrap_or_else(|_| "[]".into()),
+                    "categories": serde_json::to_string(&a.categories).unwrap_or_else(|_| "[]".into()),
+                    "lang": a.lang,
+                    "published_at": a.published.map(|d| d.timestamp()),
+                })
+            })
+            .collect();
+        let batch = serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into());
+        // Per entry, the article with its identity first, else the oldest with its link.
+        let known: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT CAST(j.key AS INTEGER), 0, a.id FROM json_each($1) j
+               JOIN articles a ON a.identity = json_extract(j.value, '$.identity')
              UNION ALL
-             SELECT id FROM articles WHERE canonical_link = $2 AND feed_id <> $3
-             LIMIT 1",
+             SELECT CAST(j.key AS INTEGER), 1, a.id FROM json_each($1) j
+               JOIN articles a ON a.canonical_link = json_extract(j.value, '$.canonical_link')
+                              AND a.feed_id <> $2
+             ORDER BY 1, 2, 3",
         )
-        .bind(&article.identity)
-        .bind(&canonical_link)
+        .bind(&batch)
         .bind(feed_id)
-        .fetch_optional(&mut *self.tx)
+        .fetch_all(&mut *self.tx)
         .await?;
-        let (article_id, inserted) = match known {
-            Some(id) => (id, None),
-            None => {
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO articles (identity, feed_id, link, canonical_link, title, summary,
-                                           content, authors, categories, lang, published_at,
-                                           fetched_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                     RETURNING id",
-                )
-                .bind(&article.identity)
-                .bind(feed_id)
-                .bind(&article.link)
-                .bind(&canonical_link)
-                .bind(&article.title)
-                .bind(&article.summary)
-                .bind(&article.content)
-                .bind(serde_json::to_string(&article.authors).unwrap_or_else(|_| "[]".into()))
-                .bind(serde_json::to_string(&article.categories).unwrap_or_else(|_| "[]".into()))
-                .bind(&article.lang)
-                .bind(article.published.map(|d| d.timestamp()))
-                .bind(now)
-                .fetch_one(&mut *self.tx)
-                .await?;
-                (id, Some(id))
+        let mut ids: Vec<Option<i64>> = vec![None; articles.len()];
+        for (index, _, id) in known {
+            if let Some(slot) = usize::try_from(index).ok().and_then(|i| ids.get_mut(i)) {
+                slot.get_or_insert(id);
             }
-        };
+        }
+        // The new ones, each identity once (the first entry wins).
+        let mut first_entry: std::collections::HashMap<&str, usize> =
+            std::collections::HashMap::new();
+        let fresh: Vec<usize> = (0..articles.len())
+            .filter(|&i| {
+                ids[i].is_none()
+                    && *first_entry
+                        .entry(articles[i].identity.as_str())
+                        .or_insert(i)
+                        == i
+            })
+            .collect();
+        let mut inserted = vec![false; articles.len()];
+        if !fresh.is_empty() {
+            let fresh_rows: Vec<&serde_json::Value> = fresh.iter().map(|&i| &rows[i]).collect();
+            let fresh_batch = serde_json::to_string(&fresh_rows).unwrap_or_else(|_| "[]".into());
+            let created: Vec<(i64, String)> = sqlx::query_as(
+                "INSERT INTO articles (identity, feed_id, link, canonical_link, title, summary,
+                                       content, authors, categories, lang, published_at, fetched_at)
+                 SELECT json_extract(r.value, '$.identity'), $2, json_extract(r.value, '$.link'),
+                        json_extract(r.value, '$.canonical_link'), json_extract(r.value, '$.title'),
+                        json_extract(r.value, '$.summary'), json_extract(r.value, '$.content'),
+                        json_extract(r.value, '$.authors'), json_extract(r.value, '$.categories'),
+                        json_extract(r.value, '$.lang'), json_extract(r.value, '$.published_at'), $3
+                 FROM json_each($1) r
+                 ORDER BY r.key
+                 RETURNING id, identity",
+            )
+            .bind(&fresh_batch)
+            .bind(feed_id)
+            .bind(now)
+            .fetch_all(&mut *self.tx)
+            .await?;
+            let by_identity: std::collections::HashMap<&str, i64> = created
+                .iter()
+                .map(|(id, identity)| (identity.as_str(), *id))
+                .collect();
+            for &i in &fresh {
+                ids[i] = by_identity.get(articles[i].identity.as_str()).copied();
+                inserted[i] = ids[i].is_some();
+            }
+        }
+        // Repeats within the batch point at the article their first entry created.
+        for i in 0..articles.len() {
+            if ids[i].is_none() {
+                ids[i] = first_entry
+                    .get(articles[i].identity.as_str())
+                    .and_then(|&first| ids[first]);
+            }
+        }
+        let carried: Vec<i64> = ids.iter().flatten().copied().collect();
         sqlx::query(
-            "INSERT INTO feed_articles (feed_id, article_id, first_seen_at) VALUES ($1, $2, $3)
+            "INSERT INTO feed_articles (feed_id, article_id, first_seen_at)
+             SELECT $1, value, $2 FROM json_each($3) WHERE true
              ON CONFLICT (feed_id, article_id) DO NOTHING",
         )
         .bind(feed_id)
-        .bind(article_id)
         .bind(now)
+        .bind(serde_json::to_string(&carried).unwrap_or_else(|_| "[]".into()))
         .execute(&mut *self.tx)
         .await?;
-        Ok(inserted)
+        Ok(ids
+            .into_iter()
+            .zip(inserted)
+            .map(|(id, new)| id.filter(|_| new))
+            .collect())
     }
 
     /// Article alerts queued for `watch` since `since` (for the hourly cap).
@@ -693,3 +753,6 @@ impl IngestTx {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

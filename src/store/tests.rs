@@ -1,0 +1,135 @@
+//! The store against a real SQLite file.
+
+use super::*;
+
+fn article(identity: &str, link: &str) -> Article {
+    Article {
+        identity: identity.to_string(),
+        link: Some(link.to_string()),
+        title: format!("title of {identity}"),
+        summary: String::new(),
+        content: String::new(),
+        authors: vec!["A".into()],
+        categories: vec![],
+        published: None,
+        lang: Some("en".into()),
+    }
+}
+
+async fn store_with_feeds(dir: &tempfile::TempDir) -> (Store, i64, i64) {
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = Store::open(&url).await.unwrap();
+    store
+        .sync_feeds(&[
+            FeedSpec {
+                name: "A".into(),
+                url: "https://a.example/rss".into(),
+            },
+            FeedSpec {
+                name: "B".into(),
+                url: "https://b.example/rss".into(),
+            },
+        ])
+        .await
+        .unwrap();
+    let feeds = store.feeds().await.unwrap();
+    (store, feeds[0].id, feeds[1].id)
+}
+
+#[tokio::test]
+async fn articles_are_stored_once_whatever_feed_or_guid_brings_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, a, b) = store_with_feeds(&dir).await;
+    let mut tx = store.begin_ingest().await.unwrap();
+    let first = tx
+        .insert_articles(
+            a,
+            &[
+                article("guid:a:1", "https://news.example/story-1"),
+                article("guid:a:1", "https://news.example/story-1"),
+                article("guid:a:2", "https://news.example/"),
+                article("guid:a:3", "https://news.example/story-1"),
+            ],
+            100,
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(first[0].is_some(), "new");
+    assert_eq!(first[1], None, "a repeat within the batch");
+    assert!(first[2].is_some());
+    assert!(
+        first[3].is_some(),
+        "same link, same feed, another GUID: another entry"
+    );
+
+    let mut tx = store.begin_ingest().await.unwrap();
+    let second = tx
+        .insert_articles(
+            b,
+            &[
+                article("guid:a:1", "https://elsewhere.example/x"),
+                article("guid:b:9", "https://news.example/story-1?utm_source=b"),
+                article("guid:b:10", "https://news.example/"),
+            ],
+            200,
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(second[0], None, "known identity");
+    assert_eq!(
+        second[1], None,
+        "the story's link, first seen through feed A"
+    );
+    assert!(second[2].is_some(), "a front-page link identifies no story");
+
+    let feeds = store.feeds().await.unwrap();
+    assert_eq!(feeds[0].articles, 3);
+    assert_eq!(
+        feeds[1].articles, 2,
+        "feed B carries the known article (its GUID and its link name the same one) and the new one"
+    );
+    let archive = store.articles_since(0).await.unwrap();
+    assert_eq!(archive.len(), 4);
+    assert_eq!(archive[0].authors, "[\"A\"]");
+}
+
+#[tokio::test]
+async fn claimed_alerts_go_back_to_the_queue_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, a, _) = store_with_feeds(&dir).await;
+    let mut tx = store.begin_ingest().await.unwrap();
+    let ids = tx
+        .insert_articles(a, &[article("guid:a:1", "https://news.example/1")], 100)
+        .await
+        .unwrap();
+    let found = NewMatch {
+        watch: "W".into(),
+        recipients: vec!["x@example.org".into()],
+        message_id: "<m@example.org>".into(),
+        explanation: "[]".into(),
+        delivery: MatchDelivery::Alert,
+    };
+    assert!(tx.record_match(ids[0].unwrap(), &found, 100).await.unwrap());
+    assert!(
+        !tx.record_match(ids[0].unwrap(), &found, 100).await.unwrap(),
+        "once per watch and article"
+    );
+    tx.commit().await.unwrap();
+
+    let claimed = store.claim_due_alerts(200, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(
+        store.claim_due_alerts(200, 10).await.unwrap().is_empty(),
+        "claimed once"
+    );
+    // The process dies here; the next one starts by requeueing.
+    assert_eq!(store.requeue_claimed().await.unwrap(), 1);
+    let again = store.claim_due_alerts(300, 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 2);
+    store.mark_sent(again[0].id, 301).await.unwrap();
+    assert!(store.claim_due_alerts(400, 10).await.unwrap().is_empty());
+    assert_eq!(store.requeue_claimed().await.unwrap(), 0);
+}
