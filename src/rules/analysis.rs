@@ -8,7 +8,11 @@
 //! "Лавров" the surname does not match "лавра" the monastery), on all its lemmas otherwise, and
 //! always also on its stem, which is how unknown text words are reached.
 
+use std::cell::RefCell;
+use std::sync::Arc;
+
 use rust_stemmers::{Algorithm, Stemmer};
+use rustc_hash::FxHashMap;
 use unicode_normalization::UnicodeNormalization;
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -20,9 +24,17 @@ pub enum Key {
     /// A dictionary lemma (Russian).
     Lemma(u32),
     /// A Snowball stem, or the folded word itself in scripts without a stemmer.
-    Stem(Box<str>),
+    Stem(Arc<str>),
     /// The folded word exactly as written (`=word`).
-    Exact(Box<str>),
+    Exact(Arc<str>),
+}
+
+/// Distinct words whose keys one thread remembers; news vocabulary repeats, and stemming and
+/// dictionary lookups are most of the cost of analysing an article.
+const KEY_CACHE_WORDS: usize = 50_000;
+
+thread_local! {
+    static TEXT_KEYS: RefCell<FxHashMap<Box<str>, Box<[Key]>>> = RefCell::default();
 }
 
 /// One word of a text: where it is and how it folds.
@@ -66,6 +78,21 @@ impl Analyzer {
 
     /// The keys an article word is found by.
     pub fn text_keys(&self, folded: &str, out: &mut Vec<Key>) {
+        TEXT_KEYS.with_borrow_mut(|cache| {
+            if let Some(keys) = cache.get(folded) {
+                out.extend_from_slice(keys);
+                return;
+            }
+            let first = out.len();
+            self.compute_text_keys(folded, out);
+            if cache.len() >= KEY_CACHE_WORDS {
+                cache.clear();
+            }
+            cache.insert(folded.into(), out[first..].into());
+        });
+    }
+
+    fn compute_text_keys(&self, folded: &str, out: &mut Vec<Key>) {
         match script(folded) {
             Script::Cyrillic => match self.lemmas.lookup(folded) {
                 Some(lemmas) => out.extend(lemmas.ids().map(Key::Lemma)),
