@@ -777,11 +777,6 @@ impl Config {
     pub fn watches(&self) -> impl Iterator<Item = &WatchConfig> {
         self.watch.iter().map(|w| w.get_ref())
     }
-
-    /// Resolves a path from the configuration relative to the working directory.
-    pub fn resolve_path(&self, path: &Path) -> PathBuf {
-        path.to_path_buf()
-    }
 }
 
 impl WatchConfig {
