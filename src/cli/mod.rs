@@ -94,7 +94,7 @@ fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
 }
 
 /// Compiles the watches or prints every query error.
-fn compile_watches(config: &Config) -> Result<WatchSet, ExitCode> {
+fn compile_watches(config: &Config) -> Result<std::sync::Arc<WatchSet>, ExitCode> {
     config.compile_watches().map_err(|errors| {
         for error in errors {
             eprintln!("{error}\n");

@@ -39,6 +39,10 @@ pub struct Config {
     /// Where the configuration was read from (for messages and relative paths).
     #[serde(skip)]
     pub source: ConfigSource,
+    /// The watches, compiled while validating (compiling thousands of watches takes a while:
+    /// once is enough).
+    #[serde(skip)]
+    compiled: Option<std::sync::Arc<WatchSet>>,
 }
 
 /// The file a configuration came from and its text, kept to point at lines in messages.
@@ -393,15 +397,16 @@ impl Config {
         ConfigError::at(&self.source, span, message, help)
     }
 
-    fn validate(&self) -> Vec<ConfigError> {
+    fn validate(&mut self) -> Vec<ConfigError> {
         let mut errors = Vec::new();
         self.validate_polling(&mut errors);
         self.validate_email(&mut errors);
         self.validate_lists(&mut errors);
         self.validate_feeds(&mut errors);
         self.validate_watches(&mut errors);
-        if let Err(rule_errors) = self.compile_watches() {
-            errors.extend(rule_errors);
+        match self.compile_fresh() {
+            Ok(watches) => self.compiled = Some(std::sync::Arc::new(watches)),
+            Err(rule_errors) => errors.extend(rule_errors),
         }
         errors.sort_by_key(|e| e.line);
         errors
@@ -742,8 +747,15 @@ impl Config {
             .collect()
     }
 
-    /// Compiles every watch into one matcher; errors point at the query in the file.
-    pub fn compile_watches(&self) -> Result<WatchSet, Vec<ConfigError>> {
+    /// Every watch compiled into one matcher; errors point at the query in the file.
+    pub fn compile_watches(&self) -> Result<std::sync::Arc<WatchSet>, Vec<ConfigError>> {
+        match &self.compiled {
+            Some(watches) => Ok(std::sync::Arc::clone(watches)),
+            None => self.compile_fresh().map(std::sync::Arc::new),
+        }
+    }
+
+    fn compile_fresh(&self) -> Result<WatchSet, Vec<ConfigError>> {
         let sources: Vec<WatchSource> = self
             .watch
             .iter()

@@ -116,7 +116,7 @@ impl Daemon {
     /// Opens the database, reconciles feeds with the configuration, puts alerts a crash left
     /// claimed back in the queue, and prepares fetching and delivery.
     pub async fn start(config: &Config) -> Result<Arc<Daemon>, DaemonError> {
-        let watches = Arc::new(config.compile_watches().map_err(|errors| {
+        let watches = config.compile_watches().map_err(|errors| {
             DaemonError::Setup(
                 errors
                     .iter()
@@ -124,7 +124,7 @@ impl Daemon {
                     .collect::<Vec<_>>()
                     .join("\n"),
             )
-        })?);
+        })?;
         let mailer =
             Mailer::from_config(&config.email).map_err(|e| DaemonError::Setup(e.to_string()))?;
         let from: Mailbox = config

@@ -173,6 +173,18 @@ pub fn fold(segment: &str) -> String {
     let mut folded = String::with_capacity(segment.len());
     if segment.is_ascii() {
         folded.extend(segment.chars().map(|c| c.to_ascii_lowercase()));
+    } else if segment
+        .chars()
+        .all(|c| c.is_ascii() || ('\u{0400}'..='\u{045F}').contains(&c))
+    {
+        // ASCII and basic Cyrillic are in NFKC already: fold case without the normaliser.
+        folded.extend(segment.chars().map(|c| match c {
+            'A'..='Z' => c.to_ascii_lowercase(),
+            'Ё' | 'ё' => 'е',
+            'А'..='Я' => char::from_u32(c as u32 + 0x20).unwrap_or(c),
+            'Ѐ'..='Џ' => char::from_u32(c as u32 + 0x50).unwrap_or(c),
+            _ => c,
+        }));
     } else {
         for c in segment.nfkc() {
             if is_invisible(c) {

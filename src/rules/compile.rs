@@ -74,6 +74,9 @@ pub struct Compiler<'a> {
     lists: &'a ListDefinitions,
     patterns: Vec<Pattern>,
     list_cache: HashMap<(String, FieldMask), Vec<u32>>,
+    /// Watches repeat terms: each distinct term in a set of fields is one pattern.
+    pattern_cache: HashMap<(String, FieldMask), u32>,
+    query_keys: HashMap<String, Vec<Key>>,
 }
 
 impl<'a> Compiler<'a> {
@@ -83,6 +86,8 @@ impl<'a> Compiler<'a> {
             lists,
             patterns: Vec::new(),
             list_cache: HashMap::new(),
+            pattern_cache: HashMap::new(),
+            query_keys: HashMap::new(),
         }
     }
 
@@ -251,6 +256,11 @@ impl<'a> Compiler<'a> {
         fields: FieldMask,
         label: String,
     ) -> Result<u32, RuleErrorKind> {
+        let cache_key = (label, fields);
+        if let Some(&id) = self.pattern_cache.get(&cache_key) {
+            return Ok(id);
+        }
+        let (label, fields) = cache_key;
         let mut words = Vec::new();
         for chunk in text.split_whitespace() {
             let (exact, chunk) = match chunk.strip_prefix('=') {
@@ -270,7 +280,12 @@ impl<'a> Compiler<'a> {
                 } else if exact {
                     words.push(WordTest::Exact(word.folded));
                 } else {
-                    words.push(WordTest::Keys(self.analyzer.query_keys(&word.folded)));
+                    let analyzer = self.analyzer;
+                    let keys = self
+                        .query_keys
+                        .entry(word.folded)
+                        .or_insert_with_key(|w| analyzer.query_keys(w));
+                    words.push(WordTest::Keys(keys.clone()));
                 }
             }
         }
@@ -278,6 +293,7 @@ impl<'a> Compiler<'a> {
             return Err(RuleErrorKind::NoWords(text.to_string()));
         }
         let id = u32::try_from(self.patterns.len()).expect("fewer than 4 billion patterns");
+        self.pattern_cache.insert((label.clone(), fields), id);
         self.patterns.push(Pattern {
             words,
             fields,

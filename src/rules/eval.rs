@@ -120,6 +120,18 @@ fn occurrences(pattern: &Pattern, doc: &Document, mut found: impl FnMut(Occurren
 }
 
 fn occurs(pattern: &Pattern, doc: &Document) -> bool {
+    // One word tested by its keys (most terms and list items): straight from the index.
+    if let [WordTest::Keys(keys)] = pattern.words.as_slice() {
+        return keys.iter().any(|key| {
+            doc.index.get(key).is_some_and(|words| {
+                words.iter().any(|&w| {
+                    doc.word_tokens[w as usize]
+                        .iter()
+                        .any(|&t| pattern.fields.contains(doc.tokens[t as usize].field))
+                })
+            })
+        });
+    }
     let mut any = false;
     occurrences(pattern, doc, |_| {
         any = true;
