@@ -13,6 +13,7 @@ COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY migrations ./migrations
 COPY data ./data
+COPY benches ./benches
 RUN cargo build --release --locked && strip target/release/newswatch
 
 FROM debian:bookworm-slim
