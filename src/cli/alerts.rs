@@ -65,28 +65,28 @@ fn describe(alert: &AlertRow) -> String {
 }
 
 pub async fn run(config_path: &Path, args: &AlertsArgs) -> ExitCode {
+    run_checked(config_path, args)
+        .await
+        .unwrap_or_else(|code| code)
+}
+
+async fn run_checked(config_path: &Path, args: &AlertsArgs) -> Result<ExitCode, ExitCode> {
     let since = match args.since.as_deref().map(humantime::parse_duration) {
         None => None,
         Some(Ok(duration)) => Some(chrono::Utc::now().timestamp() - duration.as_secs() as i64),
         Some(Err(e)) => {
             eprintln!("error: --since: {e}; write e.g. \"1d\" or \"6h\"");
-            return ExitCode::from(EXIT_CONFIG);
+            return Err(ExitCode::from(EXIT_CONFIG));
         }
     };
-    let config = match load_config(config_path) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    let store = match open_store(&config).await {
-        Ok(store) => store,
-        Err(code) => return code,
-    };
+    let config = load_config(config_path)?;
+    let store = open_store(&config).await?;
     let code = match &args.action {
         Some(AlertsAction::Retry { id, failed }) => retry(&store, *id, *failed).await,
         None => list(&store, args, since).await,
     };
     store.close().await;
-    code
+    Ok(code)
 }
 
 async fn retry(store: &Store, id: Option<i64>, failed: bool) -> ExitCode {

@@ -71,6 +71,12 @@ fn day_of(article: &ArchivedArticle) -> String {
 }
 
 pub async fn run(config_path: &Path, args: &BacktestArgs) -> ExitCode {
+    run_checked(config_path, args)
+        .await
+        .unwrap_or_else(|code| code)
+}
+
+async fn run_checked(config_path: &Path, args: &BacktestArgs) -> Result<ExitCode, ExitCode> {
     let since = match humantime::parse_duration(&args.since) {
         Ok(since) => since,
         Err(e) => {
@@ -78,32 +84,20 @@ pub async fn run(config_path: &Path, args: &BacktestArgs) -> ExitCode {
                 "error: --since {:?}: {e}; write e.g. \"30d\" or \"12h\"",
                 args.since
             );
-            return ExitCode::from(EXIT_CONFIG);
+            return Err(ExitCode::from(EXIT_CONFIG));
         }
     };
-    let config = match load_config(config_path) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    let watches = match compile_watches(&config) {
-        Ok(watches) => watches,
-        Err(code) => return code,
-    };
-    let selected = match select_watches(&watches, &args.watches) {
-        Ok(selected) => selected,
-        Err(code) => return code,
-    };
-    let store = match open_store(&config).await {
-        Ok(store) => store,
-        Err(code) => return code,
-    };
+    let config = load_config(config_path)?;
+    let watches = compile_watches(&config)?;
+    let selected = select_watches(&watches, &args.watches)?;
+    let store = open_store(&config).await?;
     let start =
         Utc::now() - chrono::Duration::from_std(since).unwrap_or(chrono::Duration::days(30));
     let articles = match store.articles_since(start.timestamp()).await {
         Ok(articles) => articles,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(EXIT_FAILURE);
+            return Err(ExitCode::from(EXIT_FAILURE));
         }
     };
     store.close().await;
@@ -159,7 +153,7 @@ pub async fn run(config_path: &Path, args: &BacktestArgs) -> ExitCode {
         report.samples.truncate(args.samples);
     }
     print(&reports, args);
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print(reports: &[WatchReport], args: &BacktestArgs) {

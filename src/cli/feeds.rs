@@ -32,20 +32,20 @@ fn status(feed: &FeedRow) -> String {
 }
 
 pub async fn run(config_path: &Path, json: bool) -> ExitCode {
-    let config = match load_config(config_path) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    let store = match open_store(&config).await {
-        Ok(store) => store,
-        Err(code) => return code,
-    };
+    run_checked(config_path, json)
+        .await
+        .unwrap_or_else(|code| code)
+}
+
+async fn run_checked(config_path: &Path, json: bool) -> Result<ExitCode, ExitCode> {
+    let config = load_config(config_path)?;
+    let store = open_store(&config).await?;
     let configured: Vec<&str> = config.feeds().map(|f| f.name()).collect();
     let rows = match store.feeds().await {
         Ok(rows) => rows,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(EXIT_FAILURE);
+            return Err(ExitCode::from(EXIT_FAILURE));
         }
     };
     let mut shown: Vec<&FeedRow> = rows
@@ -95,5 +95,5 @@ pub async fn run(config_path: &Path, json: bool) -> ExitCode {
         }
     }
     store.close().await;
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }

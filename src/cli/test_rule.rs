@@ -49,18 +49,15 @@ struct JsonArticle<'a> {
 }
 
 pub async fn run(config_path: &Path, args: &TestRuleArgs) -> ExitCode {
-    let config = match load_config(config_path) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    let watches = match compile_watches(&config) {
-        Ok(watches) => watches,
-        Err(code) => return code,
-    };
-    let selected = match select_watches(&watches, &args.watches) {
-        Ok(selected) => selected,
-        Err(code) => return code,
-    };
+    run_checked(config_path, args)
+        .await
+        .unwrap_or_else(|code| code)
+}
+
+async fn run_checked(config_path: &Path, args: &TestRuleArgs) -> Result<ExitCode, ExitCode> {
+    let config = load_config(config_path)?;
+    let watches = compile_watches(&config)?;
+    let selected = select_watches(&watches, &args.watches)?;
     let fetcher = match Fetcher::new(FetchSettings {
         timeout: config.polling.timeout.0,
         max_body: config.polling.max_body.0,
@@ -69,7 +66,7 @@ pub async fn run(config_path: &Path, args: &TestRuleArgs) -> ExitCode {
         Ok(fetcher) => fetcher,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(EXIT_FAILURE);
+            return Err(ExitCode::from(EXIT_FAILURE));
         }
     };
     let mut totals = Totals::default();
@@ -103,11 +100,11 @@ pub async fn run(config_path: &Path, args: &TestRuleArgs) -> ExitCode {
         );
     }
     let _ = out.flush();
-    if failed {
+    Ok(if failed {
         ExitCode::from(EXIT_FAILURE)
     } else {
         ExitCode::SUCCESS
-    }
+    })
 }
 
 #[derive(Default)]
