@@ -62,9 +62,10 @@ pub enum RuleErrorKind {
         expected: &'static str,
         found: Option<String>,
     },
+    /// The span is the '(' itself; `expected_at` is where its ')' was looked for.
     Unclosed {
         found: Option<String>,
-        open_at: usize,
+        expected_at: usize,
     },
     UnmatchedClose,
     NearOperand,
@@ -162,9 +163,9 @@ fn describe(kind: &RuleErrorKind) -> (String, String) {
             format!("expected {expected}, found {}", found_text(found)),
             "check for a missing term, or an operator written twice".into(),
         ),
-        Unclosed { found, open_at } => (
+        Unclosed { found, .. } => (
             format!(
-                "the '(' at byte {open_at} is never closed (found {})",
+                "this '(' is never closed (found {} where its ')' should be)",
                 found_text(found)
             ),
             "add the missing ')'".into(),

@@ -268,12 +268,14 @@ impl Parser<'_> {
                     _ => {
                         let (kind, span) = self.expected("')'");
                         match kind {
+                            // Pointing at the '(' that lacks its ')' says more than pointing
+                            // at where the ')' was expected.
                             RuleErrorKind::Expected { found, .. } => Err((
                                 RuleErrorKind::Unclosed {
                                     found,
-                                    open_at: token.span.start,
+                                    expected_at: span.start,
                                 },
-                                span,
+                                token.span,
                             )),
                             other => Err((other, span)),
                         }
@@ -373,8 +375,11 @@ mod tests {
     #[test]
     fn unbalanced_parentheses_are_reported_where_they_are() {
         let (kind, span) = parse_str("(a OR b").unwrap_err();
-        assert!(matches!(kind, RuleErrorKind::Unclosed { open_at: 0, .. }));
-        assert_eq!(span, 7..7);
+        assert!(matches!(
+            kind,
+            RuleErrorKind::Unclosed { expected_at: 7, .. }
+        ));
+        assert_eq!(span, 0..1);
         let (kind, span) = parse_str("a OR b)").unwrap_err();
         assert_eq!(kind, RuleErrorKind::UnmatchedClose);
         assert_eq!(span, 6..7);
