@@ -92,9 +92,23 @@ impl FetchError {
     }
 }
 
-/// A reqwest error with its causes ("error sending request: connection refused").
+/// A reqwest error said briefly: what failed, and its innermost cause ("cannot connect:
+/// Connection refused (os error 111)"). The URL is the feed's, known to whoever reads this.
 fn network_error(error: &reqwest::Error) -> FetchError {
-    FetchError::Network(crate::error_text::with_causes(error))
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    let what = if error.is_connect() {
+        "cannot connect"
+    } else if error.is_body() || error.is_decode() {
+        "reading the response failed"
+    } else if error.is_redirect() {
+        "redirect failed"
+    } else {
+        "request failed"
+    };
+    FetchError::Network(format!("{what}: {cause}"))
 }
 
 /// The feed fetcher, one per daemon (it pools connections).
