@@ -1,6 +1,7 @@
 //! When to poll a feed next: its interval (stretched by the server's caching hints up to
 //! `max_interval`, never shortened), jitter so feeds do not align, exponential backoff on
-//! errors up to `max_backoff`, and exactly the wait a server asks for with Retry-After.
+//! errors up to `max_backoff`, and at least the wait a server asks for with Retry-After.
+//! Nothing here ever polls a feed sooner than its own interval.
 
 use std::time::Duration;
 
@@ -20,9 +21,10 @@ pub fn after(now: i64, delay: Duration) -> i64 {
     now.saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX))
 }
 
-/// ±10 % of `base`, uniformly.
+/// `base` lengthened by up to 10 %, uniformly: spreads feeds apart without ever polling one
+/// sooner than asked.
 fn jittered(base: Duration) -> Duration {
-    base.mul_f64(0.9 + fastrand::f64() * 0.2)
+    base.saturating_add(base.mul_f64(fastrand::f64() * 0.1))
 }
 
 impl Schedule {
@@ -33,22 +35,24 @@ impl Schedule {
             Some(hint) if hint > interval => hint.min(self.max_interval.max(interval)),
             _ => interval,
         };
-        jittered(stretched).max(interval.mul_f64(0.9))
+        jittered(stretched)
     }
 
-    /// Delay until the next poll after the `consecutive_errors`-th failure in a row.
+    /// Delay until the next poll after the `consecutive_errors`-th failure in a row: the
+    /// backoff, or the server's Retry-After (up to [`MAX_RETRY_AFTER`]) when that is longer.
     pub fn after_failure(
         &self,
         interval: Duration,
         consecutive_errors: u32,
         retry_after: Option<Duration>,
     ) -> Duration {
-        if let Some(wait) = retry_after {
-            return wait.clamp(Duration::from_secs(1), MAX_RETRY_AFTER);
-        }
         let exponent = consecutive_errors.saturating_sub(1).min(20);
         let cap = self.max_backoff.max(interval);
-        jittered(interval.saturating_mul(1u32 << exponent).min(cap)).min(cap)
+        let backoff = jittered(interval.saturating_mul(1u32 << exponent).min(cap)).min(cap);
+        match retry_after {
+            Some(wait) => wait.min(MAX_RETRY_AFTER).max(backoff),
+            None => backoff,
+        }
     }
 }
 
@@ -65,7 +69,7 @@ mod tests {
 
     fn within(d: Duration, base: u64) -> bool {
         let s = d.as_secs_f64();
-        s >= base as f64 * 0.9 && s <= base as f64 * 1.1
+        s >= base as f64 && s <= base as f64 * 1.1
     }
 
     #[test]
@@ -93,6 +97,16 @@ mod tests {
     }
 
     #[test]
+    fn jitter_never_polls_sooner_than_the_interval() {
+        let s = schedule();
+        let ten_min = Duration::from_secs(600);
+        for _ in 0..1000 {
+            assert!(s.after_success(ten_min, None) >= ten_min);
+            assert!(s.after_failure(ten_min, 1, None) >= ten_min);
+        }
+    }
+
+    #[test]
     fn errors_back_off_exponentially_and_retry_after_is_obeyed() {
         let s = schedule();
         let ten_min = Duration::from_secs(600);
@@ -102,8 +116,19 @@ mod tests {
         assert!(within(s.after_failure(ten_min, 30, None), 86400));
         assert!(s.after_failure(ten_min, 30, None) <= Duration::from_secs(86400));
         assert_eq!(
-            s.after_failure(ten_min, 5, Some(Duration::from_secs(120))),
-            Duration::from_secs(120)
+            s.after_failure(ten_min, 1, Some(Duration::from_secs(7200))),
+            Duration::from_secs(7200)
+        );
+        assert!(
+            within(
+                s.after_failure(ten_min, 1, Some(Duration::from_secs(120))),
+                600
+            ),
+            "a Retry-After shorter than the interval does not speed polling up"
+        );
+        assert!(
+            within(s.after_failure(ten_min, 1, Some(Duration::ZERO)), 600),
+            "nor does one in the past"
         );
         assert_eq!(
             s.after_failure(ten_min, 1, Some(Duration::from_secs(u64::MAX))),
