@@ -12,3 +12,5 @@ pub mod feed;
 pub mod ingest;
 pub mod rules;
 pub mod store;
+pub mod utf8;
+pub mod wording;

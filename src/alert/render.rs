@@ -9,6 +9,7 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 
 use crate::article::{clean_line, truncate_chars};
 use crate::rules::{Field, Hit};
+use crate::wording::plural;
 
 /// One matched article, as an alert shows it.
 #[derive(Debug, Clone)]
@@ -49,10 +50,6 @@ pub struct RenderError(pub String);
 /// Characters of article text shown around the first matched word.
 const SNIPPET_CHARS: usize = 400;
 const SUBJECT_CHARS: usize = 200;
-
-fn plural(count: usize, one: &str, many: &str) -> String {
-    format!("{count} {}", if count == 1 { one } else { many })
-}
 
 fn title_of(item: &Item) -> String {
     let title = clean_line(item.title, SUBJECT_CHARS);

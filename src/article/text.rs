@@ -12,6 +12,8 @@ use html5ever::tokenizer::{
     Tokenizer, TokenizerOpts,
 };
 
+use crate::utf8::floor_char_boundary;
+
 /// Elements whose content is never text for a reader.
 fn is_hidden(name: &str) -> Option<RawKind> {
     match name {
@@ -152,10 +154,7 @@ pub fn html_to_text(html: &str, limit: usize) -> String {
     // Fed in chunks, so that a huge body stops costing work once the text is full.
     let mut rest = html;
     while !rest.is_empty() && tokenizer.sink.chars.get() < limit {
-        let mut cut = rest.len().min(FEED_CHUNK);
-        while !rest.is_char_boundary(cut) {
-            cut -= 1;
-        }
+        let cut = floor_char_boundary(rest, FEED_CHUNK);
         input.push_back(StrTendril::from_slice(&rest[..cut]));
         let _ = tokenizer.feed(&input);
         rest = &rest[cut..];

@@ -5,22 +5,18 @@ use std::process::ExitCode;
 
 use newswatch::alert::Mailer;
 use newswatch::config::Config;
+use newswatch::wording::plural;
 
 use super::{EXIT_CONFIG, compile_watches};
 
 pub fn run(path: &Path) -> ExitCode {
-    let config = match Config::load(path) {
+    let config = match Config::load_for_delivery(path) {
         Ok(config) => config,
         Err(errors) => {
             eprintln!("{errors}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let problems = config.delivery_problems();
-    if !problems.is_empty() {
-        eprintln!("{problems}");
-        return ExitCode::from(EXIT_CONFIG);
-    }
     for warning in config.warnings() {
         eprintln!("{}\n", warning.warning());
     }
@@ -32,11 +28,11 @@ pub fn run(path: &Path) -> ExitCode {
         Err(code) => return code,
     };
     println!(
-        "{}: OK: {} feeds, {} watches, {} lists",
+        "{}: OK: {}, {}, {}",
         path.display(),
-        config.feeds().count(),
-        watches.len(),
-        config.lists.len()
+        plural(config.feeds().count(), "feed", "feeds"),
+        plural(watches.len(), "watch", "watches"),
+        plural(config.lists.len(), "list", "lists")
     );
     ExitCode::SUCCESS
 }

@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
+use newswatch::config::Config;
 use newswatch::daemon::Daemon;
 
-use super::{EXIT_CONFIG, EXIT_FAILURE, load_config};
+use super::{EXIT_CONFIG, EXIT_FAILURE};
 
 /// Cancels `token` on SIGTERM or SIGINT.
 fn cancel_on_signal(token: CancellationToken) {
@@ -40,12 +41,10 @@ fn cancel_on_signal(token: CancellationToken) {
 }
 
 async fn start(path: &Path) -> Result<std::sync::Arc<Daemon>, ExitCode> {
-    let config = load_config(path)?;
-    let problems = config.delivery_problems();
-    if !problems.is_empty() {
-        eprintln!("{problems}");
-        return Err(ExitCode::from(EXIT_CONFIG));
-    }
+    let config = Config::load_for_delivery(path).map_err(|errors| {
+        eprintln!("{errors}");
+        ExitCode::from(EXIT_CONFIG)
+    })?;
     for warning in config.warnings() {
         tracing::warn!("{}", warning.warning());
     }

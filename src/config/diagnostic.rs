@@ -9,6 +9,7 @@ use toml::Spanned;
 
 use super::ConfigSource;
 use crate::rules::RuleError;
+use crate::utf8::floor_char_boundary;
 
 /// Whether a problem stops the configuration from being used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,44 +100,71 @@ impl ConfigError {
         self.column = col0 + 1;
         let underline_end = end.min(line_end).max(start);
         let width = text[start..underline_end].chars().count().max(1);
-        self.snippet = Some((redact_passwords(line_text), col0..col0 + width));
+        let line_text = redact_passwords(text, line_start..line_start + line_text.len());
+        self.snippet = Some((line_text, col0..col0 + width));
     }
 }
 
-/// The line with the value of every `password = "…"` replaced by asterisks of the same length,
-/// so that no message ever shows a secret (`password_env` and `password_file` are not secrets).
-fn redact_passwords(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    while let Some(at) = rest.find("password") {
-        let after_key = &rest[at + "password".len()..];
-        out.push_str(&rest[..at + "password".len()]);
-        rest = after_key;
-        let trimmed = after_key.trim_start();
-        let Some(value) = trimmed.strip_prefix('=') else {
-            continue;
-        };
-        let value = value.trim_start();
-        let Some(quote) = value.chars().next().filter(|q| *q == '"' || *q == '\'') else {
-            continue;
-        };
-        let body = &value[1..];
-        let secret_len = body.find(quote).unwrap_or(body.len());
-        let prefix_len = after_key.len() - value.len() + 1;
-        out.push_str(&after_key[..prefix_len]);
-        out.push_str(&"*".repeat(body[..secret_len].chars().count()));
-        rest = &body[secret_len..];
-    }
-    out.push_str(rest);
-    out
+/// `text[line]` with every character of a password value replaced by an asterisk, so that no
+/// message ever shows a secret, even one spread over a multi-line string.
+fn redact_passwords(text: &str, line: Range<usize>) -> String {
+    let secrets = password_spans(text);
+    text[line.clone()]
+        .char_indices()
+        .map(|(i, c)| {
+            let at = line.start + i;
+            if secrets.iter().any(|secret| secret.contains(&at)) {
+                '*'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
-fn floor_char_boundary(text: &str, mut index: usize) -> usize {
-    index = index.min(text.len());
-    while !text.is_char_boundary(index) {
-        index -= 1;
+/// Byte ranges of the values of every `password = "…"` in a TOML text: the key bare or quoted,
+/// the value in any string form (`password_env` and `password_file` are not secrets). A value
+/// that is not closed runs to the end of its line (for `"""`/`'''`, of the text).
+fn password_spans(text: &str) -> Vec<Range<usize>> {
+    let mut spans = Vec::new();
+    let mut from = 0;
+    while let Some(found) = text[from..].find("password") {
+        from += found + "password".len();
+        let after_key = &text[from..];
+        let after_key = after_key.strip_prefix(['"', '\'']).unwrap_or(after_key);
+        let Some(value) = after_key.trim_start_matches([' ', '\t']).strip_prefix('=') else {
+            continue;
+        };
+        let value = value.trim_start_matches([' ', '\t']);
+        let Some(quote) = value.chars().next().filter(|q| matches!(q, '"' | '\'')) else {
+            continue;
+        };
+        let quotes = if value.starts_with(&quote.to_string().repeat(3)) {
+            3
+        } else {
+            1
+        };
+        let start = text.len() - value.len() + quotes;
+        let end = start + secret_length(&text[start..], quote, quotes);
+        spans.push(start..end);
+        from = end;
     }
-    index
+    spans
+}
+
+/// Bytes of a string's body up to its closing quote(s); `"` strings have backslash escapes.
+fn secret_length(body: &str, quote: char, quotes: usize) -> usize {
+    let closing = quote.to_string().repeat(quotes);
+    let mut chars = body.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if body[i..].starts_with(&closing) || (quotes == 1 && c == '\n') {
+            return i;
+        }
+        if quote == '"' && c == '\\' {
+            chars.next();
+        }
+    }
+    body.len()
 }
 
 /// Maps a byte range inside a query's value to a byte range in the file. Exact when the value is
@@ -197,19 +225,47 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_a_snippet() {
+        let redacted = |text: &str| redact_passwords(text, 0..text.len());
         assert_eq!(
-            redact_passwords(r#"smtp = { host = "h", password = "s3cret", password_env = "X" }"#),
+            redacted(r#"smtp = { host = "h", password = "s3cret", password_env = "X" }"#),
             r#"smtp = { host = "h", password = "******", password_env = "X" }"#
         );
-        assert_eq!(redact_passwords("password='abc'"), "password='***'");
+        assert_eq!(redacted("password='abc'"), "password='***'");
         assert_eq!(
-            redact_passwords("password_file = \"/run/x\""),
+            redacted("password_file = \"/run/x\""),
             "password_file = \"/run/x\""
         );
         assert_eq!(
-            redact_passwords("password = \"unterminated"),
+            redacted("password = \"unterminated"),
             "password = \"************"
         );
+        assert_eq!(
+            redacted(r#"smtp = { "password" = "s3cret", 'password' = 'x' }"#),
+            r#"smtp = { "password" = "******", 'password' = '*' }"#
+        );
+        assert_eq!(redacted(r#"password = "a\"b""#), r#"password = "****""#);
+        assert_eq!(
+            redacted(r#"password = """s3cret""" "#),
+            r#"password = """******""" "#
+        );
+    }
+
+    #[test]
+    fn a_multi_line_password_is_hidden_on_every_line() {
+        let text = "[email.smtp]\npassword = \"\"\"\ns3cret\n\"\"\"\nhost = \"h\"\n";
+        let line = |n: usize| {
+            let start = text
+                .split_inclusive('\n')
+                .take(n)
+                .map(str::len)
+                .sum::<usize>();
+            let len = text[start..].find('\n').unwrap_or(text.len() - start);
+            redact_passwords(text, start..start + len)
+        };
+        assert_eq!(line(1), "password = \"\"\"");
+        assert_eq!(line(2), "******");
+        assert_eq!(line(3), "\"\"\"");
+        assert_eq!(line(4), "host = \"h\"");
     }
 }
 

@@ -9,7 +9,7 @@ pub mod opml;
 mod values;
 
 pub use diagnostic::{ConfigError, ConfigErrors};
-pub use values::{ByteSize, HumanDuration};
+pub use values::{ByteSize, HumanDuration, parse_duration};
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -366,18 +366,37 @@ pub enum DigestSchedule {
 impl Config {
     /// Reads, parses and validates the file at `path`, collecting every problem found.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        Self::parse(path, &Self::read(path)?)
+    }
+
+    /// Like [`Config::load`], and also requires what delivering alerts needs (`run`, `once`,
+    /// `check`): every watch has recipients. All problems are reported together.
+    pub fn load_for_delivery(path: &Path) -> Result<Config, ConfigErrors> {
+        Self::parse_for_delivery(path, &Self::read(path)?)
+    }
+
+    fn read(path: &Path) -> Result<String, ConfigErrors> {
+        std::fs::read_to_string(path).map_err(|e| {
             ConfigErrors::single(ConfigError::io(
                 path,
                 format!("cannot read the configuration file: {e}"),
                 "create it (the repository ships a documented config.toml) or pass --config PATH",
             ))
-        })?;
-        Self::parse(path, &text)
+        })
     }
 
-    /// Parses and validates configuration text; `path` is used in messages only.
+    /// Parses and validates configuration text; `path` is used in messages only. Enough for
+    /// matching: `test-rule` accepts a config of only `[lists]` and `[[watch]]`.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+        Self::parse_as(path, text, false)
+    }
+
+    /// [`Config::parse`] plus what delivering alerts needs.
+    pub fn parse_for_delivery(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+        Self::parse_as(path, text, true)
+    }
+
+    fn parse_as(path: &Path, text: &str, for_delivery: bool) -> Result<Config, ConfigErrors> {
         let source = ConfigSource {
             path: path.to_path_buf(),
             text: text.to_string(),
@@ -385,7 +404,11 @@ impl Config {
         let mut config: Config = toml::from_str(text)
             .map_err(|e| ConfigErrors::single(ConfigError::from_toml(&source, &e)))?;
         config.source = source;
-        let errors = config.validate();
+        let mut errors = config.validate();
+        if for_delivery {
+            config.validate_recipients(&mut errors);
+            errors.sort_by_key(|e| e.line);
+        }
         if errors.is_empty() {
             Ok(config)
         } else {
@@ -677,10 +700,8 @@ impl Config {
         }
     }
 
-    /// Errors that only matter when alerts are to be delivered (`run`, `once`, `check`), not for
-    /// `test-rule`, which accepts a config of only `[lists]` and `[[watch]]`.
-    pub fn delivery_problems(&self) -> ConfigErrors {
-        let mut errors = Vec::new();
+    /// Watches without recipients: an error only when alerts are to be delivered.
+    fn validate_recipients(&self, errors: &mut Vec<ConfigError>) {
         for watch in &self.watch {
             let watch = watch.get_ref();
             if watch.to.get_ref().is_empty() {
@@ -691,7 +712,6 @@ impl Config {
                 ));
             }
         }
-        ConfigErrors(errors)
     }
 
     /// Warnings: legal settings a careful user would want to know about.

@@ -49,7 +49,7 @@ fn a_valid_config_parses_with_defaults_filled_in() {
         Duration::from_secs(600)
     );
     assert_eq!(config.compile_watches().unwrap().len(), 1);
-    assert!(config.delivery_problems().is_empty());
+    assert!(Config::parse_for_delivery(Path::new("c.toml"), VALID).is_ok());
 }
 
 #[test]
@@ -57,7 +57,20 @@ fn lists_and_watches_alone_are_enough() {
     let text = "[lists]\na = [\"x\"]\n[[watch]]\nname = \"n\"\nquery = \"@a\"\n";
     let config = Config::parse(Path::new("c.toml"), text).unwrap();
     assert_eq!(config.compile_watches().unwrap().len(), 1);
-    assert_eq!(config.delivery_problems().0.len(), 1);
+    let errors = Config::parse_for_delivery(Path::new("c.toml"), text).unwrap_err();
+    assert_eq!(errors.0.len(), 1, "{errors}");
+    assert!(errors.to_string().contains("has no recipients"), "{errors}");
+}
+
+#[test]
+fn missing_recipients_are_reported_with_every_other_error() {
+    let text = "[lists]\na = [\"x\"]\n[[watch]]\nname = \"n\"\nquery = \"@a AND (\"\n\
+                to = [\"a@example.org\"]\n[[watch]]\nname = \"m\"\nquery = \"@a\"\n";
+    let errors = Config::parse_for_delivery(Path::new("c.toml"), text).unwrap_err();
+    let text = errors.to_string();
+    assert_eq!(errors.0.len(), 2, "{text}");
+    assert!(text.contains("has no recipients"), "{text}");
+    assert!(text.contains("watch \"n\""), "{text}");
 }
 
 #[test]

@@ -31,17 +31,27 @@ impl<'de> Deserialize<'de> for HumanDuration {
                 f.write_str("a duration such as \"30s\", \"15m\", \"24h\" or \"7d\"")
             }
             fn visit_str<E: de::Error>(self, text: &str) -> Result<HumanDuration, E> {
-                humantime::parse_duration(text.trim())
-                    .map(HumanDuration)
-                    .map_err(|e| {
-                        E::custom(format!(
-                            "invalid duration {text:?} ({e}); write e.g. \"30s\", \"15m\", \"24h\" or \"7d\""
-                        ))
-                    })
+                parse_duration(text).map(HumanDuration).map_err(E::custom)
             }
         }
         deserializer.deserialize_str(DurationVisitor)
     }
+}
+
+/// The longest duration accepted anywhere: beyond it, schedule arithmetic would overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// Parses a human-written duration of at most [`MAX_DURATION`]; the error says what to write.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text.trim()).map_err(|e| {
+        format!("invalid duration {text:?} ({e}); write e.g. \"30s\", \"15m\", \"24h\" or \"7d\"")
+    })?;
+    if duration > MAX_DURATION {
+        return Err(format!(
+            "duration {text:?} is too long; at most 100 years (\"100y\")"
+        ));
+    }
+    Ok(duration)
 }
 
 /// A size in bytes written as text in the configuration, such as `"8MiB"` or `"500kB"`.
@@ -105,5 +115,9 @@ mod tests {
             "{err}"
         );
         assert!(err.message().contains("15m"), "{err}");
+        let err = toml::from_str::<Probe>("d = \"540000000000y\"\ns = \"1MiB\"")
+            .err()
+            .unwrap();
+        assert!(err.message().contains("too long"), "{err}");
     }
 }

@@ -5,6 +5,7 @@ use feed_rs::parser::Builder;
 
 use super::normalize::normalize_entry;
 use crate::article::{Article, clean_line};
+use crate::utf8::floor_char_boundary;
 
 /// A parsed feed: what newswatch keeps of it.
 #[derive(Debug, Clone)]
@@ -34,7 +35,7 @@ fn reject_entity_expansion(text: &str) -> Result<(), ParseError> {
         .chain(text.find("<feed"))
         .chain(text.find("<rdf:RDF"))
         .min();
-    let head = &text[..head_end.unwrap_or(text.len().min(1 << 20))];
+    let head = &text[..head_end.unwrap_or_else(|| floor_char_boundary(text, 1 << 20))];
     let Some(doctype) = head.find("<!DOCTYPE") else {
         return Ok(());
     };
@@ -212,5 +213,18 @@ mod tests {
             let _ = parse(body, "https://x.example/", None);
         }
         assert!(parse("not xml", "https://x.example/", None).is_err());
+    }
+
+    #[test]
+    fn a_large_json_feed_in_cyrillic_parses() {
+        // No XML root element: the DTD check looks at the first MiB, whose end falls inside a
+        // two-byte character here.
+        let title = "Ж".repeat(600_000);
+        let json = format!(
+            r#"{{"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": [{{"id": "1", "title": "x{title}"}}]}}"#
+        );
+        assert!(!json.is_char_boundary(1 << 20));
+        let feed = parse(&json, "https://x.example/", None).unwrap();
+        assert_eq!(feed.articles.len(), 1);
     }
 }
