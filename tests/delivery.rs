@@ -1261,6 +1261,53 @@ fn permanent_550_marks_the_alert_failed_and_alerts_retry_failed_requeues_it() {
     assert!(sent[0]["last_error"].is_null(), "{:#}", sent[0]);
 }
 
+/// A refused login (535) is the configuration's fault, not the alert's: the alert waits in the
+/// queue, and once the password is fixed it goes out.
+#[test]
+fn a_wrong_password_keeps_the_alert_queued_until_it_is_fixed() {
+    const USER: &str = "alerts@example.org";
+    const PASSWORD: &str = "right-password-4711";
+    let smtp = SmtpServer::builder()
+        .starttls(true)
+        .auth(USER, PASSWORD)
+        .start();
+    let (_feed, feed_url) = feed_with(&pyongyang_items("login", 1));
+    let env = Env::new();
+    let password_file = env.path().join("smtp-password");
+    std::fs::write(&password_file, "wrong-password").expect("write the password file");
+    env.write_config(&Setup {
+        feed_url: &feed_url,
+        smtp: format!(
+            "host = \"127.0.0.1\"\nport = {}\nsecurity = \"starttls\"\nusername = \"{USER}\"\n\
+             password_file = '{}'\nca_file = '{}'\ntimeout = \"5s\"\n",
+            smtp.port(),
+            password_file.display(),
+            smtp.ca_pem_path().display()
+        ),
+        email: "retry_initial = \"1s\"\nretry_max = \"1s\"\n",
+        watch: "",
+    });
+    env.once()
+        .assert_success("newswatch once with a wrong password");
+    assert!(smtp.messages().is_empty());
+    let queued = env.alerts(&["--status", "queued"]);
+    assert_eq!(queued.len(), 1, "the alert waits for a retry: {queued:#?}");
+    let last_error = queued[0]["last_error"].as_str().unwrap_or_default();
+    assert!(last_error.contains("535"), "{:#}", queued[0]);
+    assert!(env.alerts(&["--status", "failed"]).is_empty());
+
+    std::fs::write(&password_file, PASSWORD).expect("fix the password file");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while env.alerts(&["--status", "sent"]).is_empty() && std::time::Instant::now() < deadline {
+        env.once();
+    }
+    let mails = smtp.wait_for_exactly(1, Duration::from_secs(10), Duration::from_millis(300));
+    assert_eq!(
+        mails[0].subject().as_deref(),
+        Some(format!("[{WATCH}] Pyongyang report login number 1").as_str())
+    );
+}
+
 #[test]
 fn transient_451_is_retried_later_and_delivered() {
     let smtp = SmtpServer::start();

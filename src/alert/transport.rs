@@ -8,6 +8,7 @@ use std::time::Duration;
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::response::Category;
 use lettre::{AsyncSendmailTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::{EmailConfig, SmtpConfig, SmtpSecurity, Transport};
@@ -148,9 +149,19 @@ fn smtp_transport(
     Ok(builder.build())
 }
 
+/// A 5xx reply about the message or its recipients (5.0.z syntax, 5.5.z mail system: unknown
+/// user, rejected content) is permanent. A 5xx about the session, such as 530/535 (login
+/// refused) or 521 (no mail here), is our configuration's fault, not the alert's: it is retried
+/// like a 4xx, so fixing the password lets the queue drain instead of failing every alert.
 fn classify_smtp(error: lettre::transport::smtp::Error) -> DeliveryError {
     let text = crate::error_text::with_causes(&error);
-    if error.is_permanent() {
+    let about_the_session = error.status().is_some_and(|code| {
+        matches!(
+            code.category,
+            Category::Connections | Category::Unspecified3
+        )
+    });
+    if error.is_permanent() && !about_the_session {
         DeliveryError::Permanent(text)
     } else {
         DeliveryError::Transient(text)

@@ -43,6 +43,49 @@ struct FeedSettings {
 /// How long to wait after a database error before trying again.
 const DATABASE_RETRY: Duration = Duration::from_secs(5);
 
+/// A poll that could not record its outcome (a database error, a panic) leaves the feed due;
+/// it is held back this long, doubling with each failure in a row up to [`MAX_FAILED_POLL_HOLD`],
+/// instead of being fetched again at once.
+const FAILED_POLL_HOLD: Duration = Duration::from_secs(60);
+const MAX_FAILED_POLL_HOLD: Duration = Duration::from_secs(3600);
+
+/// Why a poll task ended without recording its outcome in the feed's schedule.
+#[derive(Debug)]
+enum PollTaskError {
+    Database(StoreError),
+    Panicked,
+}
+
+/// Feeds whose last poll could not record its outcome: not polled again before their time.
+#[derive(Debug, Default)]
+struct HeldFeeds {
+    /// Feed id → (failures in a row, unix time before which it is not polled).
+    held: HashMap<i64, (u32, i64)>,
+}
+
+impl HeldFeeds {
+    fn failed(&mut self, feed: i64, now: i64) {
+        let failures = self
+            .held
+            .get(&feed)
+            .map_or(0, |(n, _)| *n)
+            .saturating_add(1);
+        let hold = FAILED_POLL_HOLD
+            .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
+            .min(MAX_FAILED_POLL_HOLD);
+        self.held
+            .insert(feed, (failures, schedule::after(now, hold)));
+    }
+
+    fn succeeded(&mut self, feed: i64) {
+        self.held.remove(&feed);
+    }
+
+    fn is_held(&self, feed: i64, now: i64) -> bool {
+        self.held.get(&feed).is_some_and(|(_, until)| *until > now)
+    }
+}
+
 /// What one poll did, for the cycle summary.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PollSummary {
@@ -279,11 +322,12 @@ impl Daemon {
     }
 
     async fn schedule_loop(self: &Arc<Self>, shutdown: &CancellationToken) {
-        let mut polls: JoinSet<(i64, Result<PollSummary, StoreError>)> = JoinSet::new();
+        let mut polls: JoinSet<(i64, Result<PollSummary, PollTaskError>)> = JoinSet::new();
         let mut in_flight: HashSet<i64> = HashSet::new();
+        let mut held = HeldFeeds::default();
         while !shutdown.is_cancelled() {
             let wait = match self
-                .start_due_polls(&mut polls, &mut in_flight, shutdown)
+                .start_due_polls(&mut polls, &mut in_flight, &held, shutdown)
                 .await
             {
                 Ok(wait) => wait,
@@ -298,8 +342,14 @@ impl Daemon {
                 Some(joined) = polls.join_next(), if !polls.is_empty() => {
                     if let Ok((id, outcome)) = joined {
                         in_flight.remove(&id);
-                        if let Err(e) = outcome {
-                            error!(error = %e, "database error while ingesting; the feed is polled again later");
+                        match outcome {
+                            Ok(_) => held.succeeded(id),
+                            Err(e) => {
+                                if let PollTaskError::Database(e) = e {
+                                    error!(feed = id, error = %e, "database error while ingesting; the feed is polled again later");
+                                }
+                                held.failed(id, Utc::now().timestamp());
+                            }
                         }
                     }
                 }
@@ -307,8 +357,8 @@ impl Daemon {
         }
         // Polls see the shutdown and stop fetching; an ingest already writing completes.
         while let Some(joined) = polls.join_next().await {
-            if let Ok((_, Err(e))) = joined {
-                error!(error = %e, "database error while ingesting");
+            if let Ok((id, Err(PollTaskError::Database(e)))) = joined {
+                error!(feed = id, error = %e, "database error while ingesting");
             }
         }
     }
@@ -317,25 +367,30 @@ impl Daemon {
     /// again.
     async fn start_due_polls(
         self: &Arc<Self>,
-        polls: &mut JoinSet<(i64, Result<PollSummary, StoreError>)>,
+        polls: &mut JoinSet<(i64, Result<PollSummary, PollTaskError>)>,
         in_flight: &mut HashSet<i64>,
+        held: &HeldFeeds,
         shutdown: &CancellationToken,
     ) -> Result<Duration, StoreError> {
         let now = Utc::now().timestamp();
         for feed in self.store.due_feeds(now).await? {
-            if in_flight.insert(feed.id) {
+            if !held.is_held(feed.id, now) && in_flight.insert(feed.id) {
                 let daemon = Arc::clone(self);
                 let shutdown = shutdown.clone();
                 let id = feed.id;
                 polls.spawn(async move {
                     // A bug must cost one poll, never the feed's place in the schedule.
                     let poll = std::panic::AssertUnwindSafe(daemon.poll_feed(feed, &shutdown));
-                    let outcome = futures_util::FutureExt::catch_unwind(poll)
-                        .await
-                        .unwrap_or_else(|_| {
-                            error!(feed = id, "poll task panicked");
-                            Ok(PollSummary::default())
-                        });
+                    let outcome = match futures_util::FutureExt::catch_unwind(poll).await {
+                        Ok(polled) => polled.map_err(PollTaskError::Database),
+                        Err(_) => {
+                            error!(
+                                feed = id,
+                                "poll task panicked; the feed is polled again later"
+                            );
+                            Err(PollTaskError::Panicked)
+                        }
+                    };
                     (id, outcome)
                 });
             }
@@ -347,12 +402,37 @@ impl Daemon {
     }
 
     async fn notify_loop(self: &Arc<Self>, shutdown: CancellationToken) {
+        let mut claims_left_behind = false;
         while !shutdown.is_cancelled() {
-            let wait = match self.deliver_and_plan(&shutdown).await {
-                Ok(wait) => wait,
-                Err(e) => {
-                    error!(error = %e, "database error while delivering alerts; retrying shortly");
-                    DATABASE_RETRY
+            let wait = if claims_left_behind {
+                // A pass that failed may have left alerts claimed ("sending"). This loop is the
+                // only sender of this database (the lock file keeps other processes out) and it
+                // is between passes, so every claim is one of those: queue them again (one the
+                // server had accepted before the error goes out twice, as after a crash).
+                match self.store.requeue_claimed().await {
+                    Ok(requeued) => {
+                        claims_left_behind = false;
+                        if requeued > 0 {
+                            warn!(
+                                alerts = requeued,
+                                "alerts claimed by a failed delivery pass are queued again"
+                            );
+                        }
+                        Duration::ZERO
+                    }
+                    Err(e) => {
+                        error!(error = %e, "database error while requeueing alerts; retrying shortly");
+                        DATABASE_RETRY
+                    }
+                }
+            } else {
+                match self.deliver_and_plan(&shutdown).await {
+                    Ok(wait) => wait,
+                    Err(e) => {
+                        error!(error = %e, "database error while delivering alerts; retrying shortly");
+                        claims_left_behind = true;
+                        DATABASE_RETRY
+                    }
                 }
             };
             tokio::select! {
