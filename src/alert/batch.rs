@@ -67,10 +67,46 @@ pub fn next_boundary(schedule: &DigestSchedule, now: DateTime<Utc>) -> i64 {
     }
 }
 
+/// How many emails a watch sends for matches queued at `queued_at` (unix times): in digest
+/// mode one per period with a match; otherwise one per match, at most `max_per_hour` (0 = no
+/// limit) in each clock hour plus one "and N more" summary for an hour over it.
+pub fn emails_for(digest: Option<&DigestSchedule>, max_per_hour: u32, queued_at: &[i64]) -> usize {
+    let mut periods: std::collections::BTreeMap<i64, usize> = std::collections::BTreeMap::new();
+    for &at in queued_at {
+        let period = match (digest, DateTime::<Utc>::from_timestamp(at, 0)) {
+            (Some(schedule), Some(time)) => next_boundary(schedule, time),
+            _ => hour_start(at),
+        };
+        *periods.entry(period).or_default() += 1;
+    }
+    let cap = max_per_hour as usize;
+    periods
+        .values()
+        .map(|&matches| match digest {
+            Some(_) => 1,
+            None if cap == 0 || matches <= cap => matches,
+            None => cap + 1,
+        })
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::NaiveTime;
+
+    #[test]
+    fn emails_follow_the_mode_and_the_hourly_cap() {
+        let hour = utc("2026-11-27T10:00:00Z").timestamp();
+        let busy_hour: Vec<i64> = (0..30).map(|i| hour + i * 60).collect();
+        let mut two_hours = busy_hour.clone();
+        two_hours.push(hour + 3600 + 5);
+        assert_eq!(emails_for(None, 20, &two_hours), 20 + 1 + 1);
+        assert_eq!(emails_for(None, 0, &two_hours), 31);
+        assert_eq!(emails_for(None, 20, &[]), 0);
+        let hourly = DigestSchedule::Every(std::time::Duration::from_secs(3600));
+        assert_eq!(emails_for(Some(&hourly), 20, &two_hours), 2);
+    }
 
     fn at(times: &[&str], zone: &str) -> DigestSchedule {
         DigestSchedule::At {

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
+use newswatch::config::parse_duration;
 use newswatch::store::{AlertRow, AlertStatus, Store};
 
 use super::{EXIT_CONFIG, EXIT_FAILURE, format_time, load_config, open_store};
@@ -71,11 +72,11 @@ pub async fn run(config_path: &Path, args: &AlertsArgs) -> ExitCode {
 }
 
 async fn run_checked(config_path: &Path, args: &AlertsArgs) -> Result<ExitCode, ExitCode> {
-    let since = match args.since.as_deref().map(humantime::parse_duration) {
+    let since = match args.since.as_deref().map(parse_duration) {
         None => None,
         Some(Ok(duration)) => Some(chrono::Utc::now().timestamp() - duration.as_secs() as i64),
         Some(Err(e)) => {
-            eprintln!("error: --since: {e}; write e.g. \"1d\" or \"6h\"");
+            eprintln!("error: --since: {e}");
             return Err(ExitCode::from(EXIT_CONFIG));
         }
     };

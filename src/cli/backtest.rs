@@ -9,9 +9,11 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use serde::Serialize;
 
-use newswatch::config::Config;
+use newswatch::alert::batch::emails_for;
+use newswatch::config::{Config, parse_duration};
 use newswatch::rules::ArticleView;
 use newswatch::store::ArchivedArticle;
+use newswatch::wording::plural;
 
 use super::{EXIT_CONFIG, EXIT_FAILURE, compile_watches, load_config, open_store, select_watches};
 
@@ -36,6 +38,9 @@ struct WatchReport {
     watch: String,
     articles_scanned: usize,
     matches: usize,
+    /// The emails these matches would have sent, from when each article was fetched, with the
+    /// watch's mode (immediate or digest) and `max_per_hour`.
+    alert_emails: usize,
     /// Matches per day (UTC), by publication date, else the date it was fetched.
     per_day: BTreeMap<String, usize>,
     busiest_day: usize,
@@ -77,13 +82,10 @@ pub async fn run(config_path: &Path, args: &BacktestArgs) -> ExitCode {
 }
 
 async fn run_checked(config_path: &Path, args: &BacktestArgs) -> Result<ExitCode, ExitCode> {
-    let since = match humantime::parse_duration(&args.since) {
+    let since = match parse_duration(&args.since) {
         Ok(since) => since,
         Err(e) => {
-            eprintln!(
-                "error: --since {:?}: {e}; write e.g. \"30d\" or \"12h\"",
-                args.since
-            );
+            eprintln!("error: --since: {e}");
             return Err(ExitCode::from(EXIT_CONFIG));
         }
     };
@@ -110,6 +112,7 @@ async fn run_checked(config_path: &Path, args: &BacktestArgs) -> Result<ExitCode
             ..Default::default()
         })
         .collect();
+    let mut fetched: Vec<Vec<i64>> = vec![Vec::new(); selected.len()];
     for article in &articles {
         let authors: Vec<String> = serde_json::from_str(&article.authors).unwrap_or_default();
         let categories: Vec<String> = serde_json::from_str(&article.categories).unwrap_or_default();
@@ -132,6 +135,7 @@ async fn run_checked(config_path: &Path, args: &BacktestArgs) -> Result<ExitCode
             let report = &mut reports[slot];
             let day = day_of(article);
             report.matches += 1;
+            fetched[slot].push(article.fetched_at);
             *report.per_day.entry(day.clone()).or_default() += 1;
             let mut terms: Vec<String> = Vec::new();
             for hit in &found.hits {
@@ -147,7 +151,19 @@ async fn run_checked(config_path: &Path, args: &BacktestArgs) -> Result<ExitCode
             });
         }
     }
-    for report in &mut reports {
+    for (report, fetched) in reports.iter_mut().zip(&fetched) {
+        if let Some(watch) = config
+            .watch
+            .iter()
+            .find(|w| w.get_ref().name() == report.watch)
+        {
+            let watch = watch.get_ref();
+            report.alert_emails = emails_for(
+                watch.digest_schedule().as_ref(),
+                watch.max_per_hour,
+                fetched,
+            );
+        }
         report.busiest_day = report.per_day.values().copied().max().unwrap_or(0);
         report.samples.reverse();
         report.samples.truncate(args.samples);
@@ -170,8 +186,10 @@ fn print(reports: &[WatchReport], args: &BacktestArgs) {
         let days = report.per_day.len().max(1);
         println!("{}", report.watch);
         println!(
-            "  {} matches in {} stored articles over the last {since}: {} alert emails in immediate mode",
-            report.matches, report.articles_scanned, report.matches
+            "  {} in {} stored articles over the last {since}: {} with this watch's delivery settings",
+            plural(report.matches, "match", "matches"),
+            report.articles_scanned,
+            plural(report.alert_emails, "alert email", "alert emails")
         );
         println!(
             "  {:.1} per day with matches, {} on the busiest day",
