@@ -11,6 +11,7 @@ use serde::Serialize;
 use newswatch::config::Config;
 use newswatch::feed::{self, FetchRequest, FetchSettings, Fetcher, PolledContent};
 use newswatch::rules::{Hit, WatchSet};
+use newswatch::wording::plural;
 
 use super::{EXIT_FAILURE, compile_watches, load_config, select_watches};
 
@@ -95,8 +96,10 @@ async fn run_checked(config_path: &Path, args: &TestRuleArgs) -> Result<ExitCode
     if !args.json {
         let _ = writeln!(
             out,
-            "{} articles, {} matched ({} watch matches)",
-            totals.articles, totals.matched, totals.matches
+            "{}, {} matched ({})",
+            plural(totals.articles, "article", "articles"),
+            totals.matched,
+            plural(totals.matches, "watch match", "watch matches")
         );
     }
     let _ = out.flush();

@@ -5,6 +5,7 @@
 //!   and trickling bodies, delays) and a request log.
 //! * [`SmtpServer`] (`smtp.rs`): SMTP server (mailin-embedded) with optional
 //!   STARTTLS (generated CA) and AUTH, failure injection, stop/resume.
+//! * [`seed`]: the seed article's text.
 //! * Helpers: [`wait_until`], [`wait_until_async`], [`reserve_port`],
 //!   [`install_crypto_provider`], and the [`rss`] / [`atom`] feed builders.
 //!
@@ -14,6 +15,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod seed;
 pub mod smtp;
 
 #[allow(unused_imports)]

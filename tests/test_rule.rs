@@ -1,0 +1,263 @@
+//! `newswatch test-rule` as an analyst uses it: the real binary over a feed file or a feed
+//! served on loopback, with the shipped configuration or one of only `[lists]` and `[[watch]]`.
+//! It prints why each article matched, writes no database and sends no mail.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use serde_json::Value;
+use support::seed::{SEED_BODY, SEED_TITLE};
+use support::{FeedServer, Item, Route, rss};
+use tempfile::TempDir;
+
+const DEFAULT_WATCH: &str = "Russia–DPRK military ties";
+
+fn shipped_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml")
+}
+
+/// Runs `newswatch --config CONFIG test-rule ARGS` in `dir` (so that relative paths in the
+/// configuration, such as the database's, would land there).
+fn test_rule(dir: &Path, config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .current_dir(dir)
+        .arg("--config")
+        .arg(config)
+        .arg("test-rule")
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run newswatch test-rule")
+}
+
+fn stdout_of(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "test-rule failed: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+}
+
+/// `--json` output: one object per line.
+fn json_lines(output: &Output) -> Vec<Value> {
+    stdout_of(output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+fn by_title<'a>(articles: &'a [Value], title: &str) -> &'a Value {
+    articles
+        .iter()
+        .find(|a| a["title"] == title)
+        .unwrap_or_else(|| panic!("no article titled {title:?} in {articles:#?}"))
+}
+
+fn hours(n: u64) -> Duration {
+    Duration::from_secs(n * 3600)
+}
+
+const MUNITIONS_TITLE: &str = "North Korean munitions shipped to Russia by rail, images show";
+const DRILLS_TITLE: &str = "Южная Корея и США начали масштабные военные учения";
+const TRADE_TITLE: &str = "Russia and China expand trade settled in yuan";
+const LAUNCH_TITLE: &str = "North Korea fires ballistic missile into the sea";
+
+fn news() -> Vec<Item> {
+    vec![
+        Item::new("ru/lavrov-pyongyang", SEED_TITLE)
+            .published_ago(hours(1))
+            .description(SEED_BODY),
+        Item::new("en/munitions", MUNITIONS_TITLE)
+            .published_ago(hours(2))
+            .description(
+                "Pyongyang has shipped more than a million artillery shells to Russia since \
+                 August, deepening military cooperation between Moscow and North Korea.",
+            ),
+        Item::new("ru/drills", DRILLS_TITLE)
+            .published_ago(hours(3))
+            .description(
+                "Сеул и Вашингтон проводят военные учения. Россия выразила обеспокоенность: \
+                 в Москве заявили, что войска союзников отрабатывают ракетные удары.",
+            ),
+        Item::new("en/trade", TRADE_TITLE)
+            .published_ago(hours(4))
+            .description("Trade between Russia and China rose again as Moscow settles in yuan."),
+        Item::new("en/launch", LAUNCH_TITLE)
+            .published_ago(hours(5))
+            .description(
+                "Pyongyang launched a ballistic missile, South Korea's military said; \
+                 Japan protested.",
+            ),
+    ]
+}
+
+#[test]
+fn the_shipped_watch_explains_its_matches_and_stays_quiet_on_unrelated_news() {
+    let dir = TempDir::new().expect("temp dir");
+    let feed = dir.path().join("news.xml");
+    std::fs::write(&feed, rss(&news())).expect("write the feed file");
+    let output = test_rule(
+        dir.path(),
+        &shipped_config(),
+        &["--json", "--watch", DEFAULT_WATCH, "news.xml"],
+    );
+    let articles = json_lines(&output);
+    assert_eq!(articles.len(), 5, "one line per article, matching or not");
+    for article in &articles {
+        for key in ["link", "title", "published", "matches"] {
+            assert!(article.get(key).is_some(), "no {key:?} in {article}");
+        }
+        assert!(article["published"].is_string(), "{article}");
+    }
+
+    for title in [SEED_TITLE, MUNITIONS_TITLE] {
+        let article = by_title(&articles, title);
+        let matches = article["matches"].as_array().expect("matches array");
+        assert_eq!(matches.len(), 1, "{article:#}");
+        assert_eq!(matches[0]["watch"], DEFAULT_WATCH);
+        let terms: Vec<&str> = matches[0]["terms"]
+            .as_array()
+            .expect("terms array")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(!terms.is_empty(), "{article:#}");
+        let hits = matches[0]["hits"].as_array().expect("hits array");
+        assert!(
+            hits.iter().all(|h| h["start"].as_u64() < h["end"].as_u64()),
+            "every hit has its offsets: {article:#}"
+        );
+    }
+    // The seed article's words are reported as written in the text, inflected.
+    let seed = by_title(&articles, SEED_TITLE);
+    let seed_terms = seed["matches"][0]["terms"].to_string();
+    for inflected in ["России", "Северную Корею"] {
+        assert!(
+            seed_terms.contains(inflected),
+            "{inflected:?} not among {seed_terms}"
+        );
+    }
+    assert_eq!(
+        by_title(&articles, MUNITIONS_TITLE)["link"],
+        "https://news.example/en/munitions"
+    );
+
+    for title in [DRILLS_TITLE, TRADE_TITLE, LAUNCH_TITLE] {
+        let article = by_title(&articles, title);
+        assert_eq!(article["matches"], Value::Array(Vec::new()), "{article:#}");
+    }
+
+    // No database, no alerts: the shipped config's relative paths would put them here.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("list the directory")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["news.xml"], "test-rule wrote files: {left:?}");
+}
+
+const LISTS_AND_WATCHES: &str = r#"
+[lists]
+dprk = ["North Korea", "Pyongyang", "КНДР", "Пхеньян"]
+
+[[watch]]
+name = "Pyongyang"
+query = "@dprk"
+
+[[watch]]
+name = "Missiles"
+query = "missile NOT =missiles"
+"#;
+
+#[test]
+fn lists_and_watches_are_enough_and_a_source_may_be_a_url() {
+    let dir = TempDir::new().expect("temp dir");
+    let config = dir.path().join("rules.toml");
+    std::fs::write(&config, LISTS_AND_WATCHES).expect("write the config");
+    let server = FeedServer::start();
+    server.serve("/news.xml", Route::rss(rss(&news())));
+    let url = server.url("/news.xml");
+
+    let articles = json_lines(&test_rule(dir.path(), &config, &["--json", &url]));
+    assert_eq!(articles.len(), 5);
+    let watches_of = |title: &str| -> Vec<String> {
+        by_title(&articles, title)["matches"]
+            .as_array()
+            .expect("matches array")
+            .iter()
+            .filter_map(|m| m["watch"].as_str().map(str::to_string))
+            .collect()
+    };
+    assert_eq!(watches_of(SEED_TITLE), ["Pyongyang"]);
+    assert_eq!(watches_of(LAUNCH_TITLE), ["Pyongyang", "Missiles"]);
+    assert_eq!(watches_of(TRADE_TITLE), Vec::<String>::new());
+    assert_eq!(server.hits("/news.xml"), 1);
+
+    // --watch narrows the output to that watch.
+    let only = json_lines(&test_rule(
+        dir.path(),
+        &config,
+        &["--json", "--watch", "Missiles", &url],
+    ));
+    let matched: Vec<&Value> = only
+        .iter()
+        .filter(|a| a["matches"] != Value::Array(Vec::new()))
+        .collect();
+    assert_eq!(matched.len(), 1, "{only:#?}");
+    assert_eq!(matched[0]["title"], LAUNCH_TITLE);
+
+    // The human form names the watch and the words, and counts.
+    let text = stdout_of(&test_rule(dir.path(), &config, &[&url]));
+    assert!(text.contains(LAUNCH_TITLE), "{text}");
+    assert!(text.contains("matches \"Missiles\""), "{text}");
+    assert!(text.contains("\"missile\""), "{text}");
+    assert!(
+        !text.contains(TRADE_TITLE),
+        "non-matching articles only with --all: {text}"
+    );
+    assert!(
+        text.contains("5 articles, 3 matched (4 watch matches)"),
+        "{text}"
+    );
+    let all = stdout_of(&test_rule(dir.path(), &config, &["--all", &url]));
+    assert!(all.contains(TRADE_TITLE), "{all}");
+
+    // An unknown watch is an error that names the known ones.
+    let unknown = test_rule(dir.path(), &config, &["--watch", "Nope", &url]);
+    assert!(!unknown.status.success());
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("\"Nope\"") && stderr.contains("Pyongyang"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unreadable_source_is_reported_and_the_others_still_run() {
+    let dir = TempDir::new().expect("temp dir");
+    let config = dir.path().join("rules.toml");
+    std::fs::write(&config, LISTS_AND_WATCHES).expect("write the config");
+    std::fs::write(dir.path().join("news.xml"), rss(&news())).expect("write the feed");
+    std::fs::write(dir.path().join("broken.xml"), "<rss><channel><item>").expect("write");
+    let output = test_rule(
+        dir.path(),
+        &config,
+        &["--json", "missing.xml", "broken.xml", "news.xml"],
+    );
+    assert!(!output.status.success(), "a failed source fails the run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("missing.xml"), "{stderr}");
+    assert!(stderr.contains("broken.xml"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout.lines().count(),
+        5,
+        "news.xml still reported: {stdout}"
+    );
+}
