@@ -143,6 +143,13 @@ pub fn tokenize(query: &str) -> Result<Vec<Token>, (RuleErrorKind, Range<usize>)
             chars.next();
         }
         let word = &query[start..end];
+        let before_phrase_or_group = chars
+            .peek()
+            .is_some_and(|&(_, next)| next == '(' || is_quote(next));
+        if word == "-" && before_phrase_or_group {
+            push(&mut tokens, TokenKind::Not, start..end)?;
+            continue;
+        }
         lex_word(word, start, &mut tokens)?;
     }
     Ok(tokens)
@@ -246,6 +253,29 @@ mod tests {
                 Word("tass.ru".into()),
                 Near(5),
             ]
+        );
+    }
+
+    #[test]
+    fn a_minus_excludes_a_phrase_or_a_group_too() {
+        use TokenKind::*;
+        assert_eq!(
+            kinds(r#"@dprk -"South Korea" -(a OR b)"#),
+            vec![
+                List("dprk".into()),
+                Not,
+                Phrase("South Korea".into()),
+                Not,
+                LParen,
+                Word("a".into()),
+                Or,
+                Word("b".into()),
+                RParen,
+            ]
+        );
+        assert_eq!(
+            tokenize("a - b").unwrap_err().0,
+            RuleErrorKind::DanglingMinus
         );
     }
 

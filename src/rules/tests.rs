@@ -143,6 +143,14 @@ fn boolean_operators_and_adjacency() {
     assert!(!title_matches("tank -missile", "a tank and a missile"));
     assert!(title_matches("tank NOT missile", "a tank"));
     assert!(title_matches("(tank OR missile) NOT drill", "missile"));
+    let q = r#"@dprk -"South Korea""#;
+    assert!(title_matches(q, "North Korea tests a missile"));
+    assert!(!title_matches(q, "North Korea and South Korea talk"));
+    assert!(!title_matches(
+        "tank -(drone OR missile)",
+        "a tank and a drone"
+    ));
+    assert!(title_matches("tank -(drone OR missile)", "a tank"));
 }
 
 #[test]
