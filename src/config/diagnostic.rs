@@ -101,8 +101,38 @@ impl ConfigError {
         let underline_end = end.min(line_end).max(start);
         let width = text[start..underline_end].chars().count().max(1);
         let line_text = redact_passwords(text, line_start..line_start + line_text.len());
-        self.snippet = Some((line_text, col0..col0 + width));
+        self.snippet = Some(window(&line_text, col0..col0 + width));
     }
+}
+
+/// Characters of a line shown in a snippet; longer lines are cut around the spot.
+const SNIPPET_CHARS: usize = 160;
+/// Characters shown on each side of the spot in a cut line.
+const SNIPPET_CONTEXT: usize = 60;
+
+/// The part of `line` shown, and the underlined character range in it: a long line (a huge
+/// query) is cut to the spot with some context, marked with "…", and so is a long underline.
+fn window(line: &str, underline: Range<usize>) -> (String, Range<usize>) {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= SNIPPET_CHARS {
+        return (line.to_string(), underline);
+    }
+    let width = underline.len().min(SNIPPET_CHARS - 2 * SNIPPET_CONTEXT);
+    let from = underline
+        .start
+        .saturating_sub(SNIPPET_CONTEXT)
+        .min(chars.len());
+    let to = (underline.start + width + SNIPPET_CONTEXT).min(chars.len());
+    let mut shown = String::new();
+    if from > 0 {
+        shown.push('…');
+    }
+    shown.extend(&chars[from..to]);
+    if to < chars.len() {
+        shown.push('…');
+    }
+    let start = underline.start - from + usize::from(from > 0);
+    (shown, start..start + width)
 }
 
 /// `text[line]` with every character of a password value replaced by an asterisk, so that no
@@ -167,21 +197,76 @@ fn secret_length(body: &str, quote: char, quotes: usize) -> usize {
     body.len()
 }
 
-/// Maps a byte range inside a query's value to a byte range in the file. Exact when the value is
-/// written literally (no escapes), else the whole string is pointed at.
+/// Maps a byte range inside a query's value to a byte range in the file, through the TOML
+/// string's quotes and escapes (`\"`, `\u00e9`, a line-ending backslash); the whole string
+/// when the value cannot be traced back.
 fn query_span_in_file(text: &str, query: &Spanned<String>, inner: Range<usize>) -> Range<usize> {
     let whole = query.span();
-    let Some(raw) = text.get(whole.clone()) else {
+    let value = query.get_ref();
+    let Some(offsets) = text.get(whole.clone()).and_then(raw_offsets) else {
         return whole;
     };
-    match raw.find(query.get_ref().as_str()) {
-        Some(offset) if !query.get_ref().is_empty() => {
-            let base = whole.start + offset;
-            let end = inner.end.max(inner.start + 1).min(query.get_ref().len());
-            base + inner.start.min(query.get_ref().len())..base + end
-        }
-        _ => whole,
+    if offsets.len() != value.len() + 1 || value.is_empty() {
+        return whole;
     }
+    let start = inner.start.min(value.len());
+    let end = inner.end.max(start + 1).min(value.len());
+    whole.start + offsets[start]..whole.start + offsets[end]
+}
+
+/// For a TOML string token as written (quotes included), the offset in it of every byte of
+/// the value it decodes to, plus one past the last; `None` for a token it does not understand.
+fn raw_offsets(raw: &str) -> Option<Vec<usize>> {
+    let (quote, opening) = match raw.as_bytes() {
+        [b'"', b'"', b'"', ..] => ('"', 3),
+        [b'\'', b'\'', b'\'', ..] => ('\'', 3),
+        [b'"', ..] => ('"', 1),
+        [b'\'', ..] => ('\'', 1),
+        _ => return None,
+    };
+    let body_end = raw.len().checked_sub(opening)?;
+    let mut body_start = opening;
+    if opening == 3 {
+        // A newline right after the opening quotes is not part of the value.
+        let rest = raw.get(body_start..)?;
+        body_start += if rest.starts_with("\r\n") {
+            2
+        } else {
+            usize::from(rest.starts_with('\n'))
+        };
+    }
+    let body = raw.get(body_start..body_end.max(body_start))?;
+    let mut offsets = Vec::with_capacity(body.len() + 1);
+    let mut chars = body.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        if quote == '"' && c == '\\' {
+            let (_, escape) = chars.next()?;
+            let decoded = match escape {
+                'u' | 'U' | 'x' => {
+                    let digits = match escape {
+                        'u' => 4,
+                        'U' => 8,
+                        _ => 2,
+                    };
+                    let hex: String = (0..digits)
+                        .filter_map(|_| chars.next().map(|(_, h)| h))
+                        .collect();
+                    char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?
+                }
+                ' ' | '\t' | '\r' | '\n' => {
+                    // A line-ending backslash: the whitespace up to the next text is dropped.
+                    while chars.next_if(|(_, w)| w.is_whitespace()).is_some() {}
+                    continue;
+                }
+                _ => 'x',
+            };
+            offsets.extend(std::iter::repeat_n(body_start + at, decoded.len_utf8()));
+        } else {
+            offsets.extend(std::iter::repeat_n(body_start + at, c.len_utf8()));
+        }
+    }
+    offsets.push(body_start + body.len());
+    Some(offsets)
 }
 
 /// Finds `key` under `[table]` (or a top-level key) and returns the byte range of the key.
@@ -221,7 +306,7 @@ fn find_key(text: &str, keys: &[&str]) -> Option<Range<usize>> {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_passwords;
+    use super::{SNIPPET_CHARS, redact_passwords, window};
 
     #[test]
     fn passwords_never_reach_a_snippet() {
@@ -248,6 +333,27 @@ mod tests {
             redacted(r#"password = """s3cret""" "#),
             r#"password = """******""" "#
         );
+    }
+
+    #[test]
+    fn a_huge_line_is_shown_around_the_spot() {
+        let line = format!(
+            "query = \"{} @nolist {}\"",
+            "a OR ".repeat(2000),
+            "b ".repeat(2000)
+        );
+        let spot = line.find("@nolist").unwrap();
+        let (shown, underline) = window(&line, spot..spot + 7);
+        assert!(shown.chars().count() <= SNIPPET_CHARS, "{shown}");
+        assert!(shown.starts_with('…') && shown.ends_with('…'), "{shown}");
+        let underlined: String = shown
+            .chars()
+            .skip(underline.start)
+            .take(underline.len())
+            .collect();
+        assert_eq!(underlined, "@nolist");
+        let (whole, _) = window("short", 0..1);
+        assert_eq!(whole, "short");
     }
 
     #[test]

@@ -108,6 +108,33 @@ fn query_errors_point_into_the_query_with_a_caret() {
 }
 
 #[test]
+fn the_caret_finds_its_spot_through_escapes_in_the_query_string() {
+    for query_lines in [
+        r#"query = "\"x y\" AND @nolist""#,
+        r#"query = "\u0078 \t AND @nolist""#,
+        "query = '\"x y\" AND @nolist'",
+        "query = \"\"\"\n\"x y\" AND \\\n    @nolist\"\"\"",
+    ] {
+        let text = VALID.replace(r#"query = "@russia AND @dprk""#, query_lines);
+        assert_ne!(text, VALID, "the fixture holds the query line");
+        let e = &errors_of(&text)[0];
+        assert!(e.message.contains("@nolist"), "{e}");
+        let (line, on_line) = text
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains("@nolist"))
+            .expect("the query is in the text");
+        assert_eq!(e.line, line + 1, "{query_lines}: {e}");
+        assert_eq!(
+            e.column,
+            on_line.find("@nolist").unwrap() + 1,
+            "{query_lines}: {e}"
+        );
+        assert!(e.to_string().contains("^^^^^^^"), "{e}");
+    }
+}
+
+#[test]
 fn every_problem_is_reported_at_once() {
     let text = VALID
         .replace("@russia AND @dprk", "(@russia AND @dprk")
