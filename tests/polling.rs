@@ -984,6 +984,69 @@ fn six_thousand_feeds_one_cycle_completes() {
 }
 
 // ------------------------------------------------------------------------------------------
+// Politeness: requests in flight per host.
+// ------------------------------------------------------------------------------------------
+
+/// Most requests to `path_prefix` whose [arrival, arrival + `held`) intervals overlap: how many
+/// the server was answering at once, given that it holds each answer for `held`.
+fn most_at_once(requests: &[support::RecordedRequest], held: Duration) -> usize {
+    requests
+        .iter()
+        .map(|probe| {
+            let middle = probe.at + held / 2;
+            requests
+                .iter()
+                .filter(|r| r.at <= middle && middle < r.at + held)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Eight slow feeds on one host and one on another: at most `per_host` requests reach the busy
+/// host at once, and the other host's feed is not held up behind them.
+#[test]
+fn per_host_limit_is_kept_and_a_busy_host_does_not_hold_up_the_others() {
+    const SLOW: Duration = Duration::from_millis(800);
+    let server = FeedServer::start();
+    let mut feeds = Vec::new();
+    for i in 0..8 {
+        let path = format!("/busy/{i}.xml");
+        server.serve(&path, Route::rss(rss(&[])).delayed(SLOW));
+        feeds.push(feed(&format!("Busy {i}"), server.url(&path)));
+    }
+    server.serve("/other.xml", Route::rss(rss(&[])));
+    // The same server under another host name: a host of its own for the limits.
+    let other_url = format!("http://localhost:{}/other.xml", server.port());
+    feeds.push(feed("Other host", other_url));
+    let env = Env::new()
+        .polling("timeout = \"10s\"\nconcurrency = 4\nper_host = 2")
+        .feeds(&feeds);
+    env.once().assert_success("newswatch once");
+
+    let requests = server.all_requests();
+    let busy: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path.starts_with("/busy/"))
+        .cloned()
+        .collect();
+    assert_eq!(busy.len(), 8, "every busy feed polled once");
+    assert_eq!(
+        most_at_once(&busy, SLOW),
+        2,
+        "per_host = 2: two requests at a time to the busy host"
+    );
+    let first_busy = busy.iter().map(|r| r.at).min().expect("busy requests");
+    let other = server.requests("/other.xml");
+    assert_eq!(other.len(), 1);
+    assert!(
+        other[0].at < first_busy + SLOW,
+        "the other host was polled {:?} after the busy one started, behind its queue",
+        other[0].at.duration_since(first_busy)
+    );
+}
+
+// ------------------------------------------------------------------------------------------
 // Bodies that are not feeds.
 // ------------------------------------------------------------------------------------------
 

@@ -486,21 +486,24 @@ impl Daemon {
                 last_modified: feed.last_modified.clone(),
             };
             let host_limit = self.host_limit(&feed.url);
+            // The host's turn first, then a global slot: a feed waiting for its busy host
+            // must not hold a slot that a feed on another host could use.
+            let host_turn = tokio::select! {
+                _ = shutdown.cancelled() => return Ok(PollSummary::default()),
+                permit = host_limit.acquire() => permit,
+            };
             // Held through the ingest too: at most `concurrency` feeds fetched or parsed and
             // waiting for the database at once, which bounds memory.
             let _global = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(PollSummary::default()),
                 permit = self.global_limit.acquire() => permit,
             };
-            let fetched = tokio::select! {
+            let started = Instant::now();
+            let result = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(PollSummary::default()),
-                fetched = async {
-                    let _host = host_limit.acquire().await;
-                    let started = Instant::now();
-                    (feed::poll(&self.fetcher, &request, settings.lang.as_deref()).await, started)
-                } => fetched,
+                polled = feed::poll(&self.fetcher, &request, settings.lang.as_deref()) => polled,
             };
-            let (result, started) = fetched;
+            drop(host_turn);
             let now = Utc::now();
             match result {
                 Ok(polled) => {
