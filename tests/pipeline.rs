@@ -787,6 +787,48 @@ fn the_same_article_through_several_feeds_is_one_email() {
     );
 }
 
+/// A numbered GUID is its feed's own: two blogs on one host that both number their posts from
+/// 1 keep both posts. A URN is one story wherever it appears, whatever its links.
+#[test]
+fn numbered_guids_belong_to_their_feed_and_urns_are_global() {
+    let blog_a = "Pyongyang ships munitions to Russia, blog A reports";
+    let blog_b = "Russia receives North Korean missiles, blog B reports";
+    let wire = "Kim Jong Un promises Moscow more munitions";
+    let fresh = Duration::from_secs(600);
+    let server = FeedServer::start();
+    for (path, link, title) in [
+        ("/a/rss.xml", "https://blogs.example/a/first", blog_a),
+        ("/b/rss.xml", "https://blogs.example/b/first", blog_b),
+    ] {
+        let item = Item::new("first", title)
+            .link(link)
+            .guid("1")
+            .published_ago(fresh);
+        server.serve(path, Route::rss(rss(&[item])));
+    }
+    for (path, link) in [
+        ("/wire-a.xml", "https://wire-a.example/77"),
+        ("/wire-b.xml", "https://wire-b.example/story/77"),
+    ] {
+        let item = Item::new("wire", wire)
+            .link(link)
+            .guid("urn:newsml:wire.example:2023:77")
+            .published_ago(fresh);
+        server.serve(path, Route::rss(rss(&[item])));
+    }
+    let smtp = SmtpServer::start();
+    let env = Env::new(Delivery::Smtp(smtp.port())).feeds(&[
+        ("Blog A", server.url("/a/rss.xml")),
+        ("Blog B", server.url("/b/rss.xml")),
+        ("Wire A", server.url("/wire-a.xml")),
+        ("Wire B", server.url("/wire-b.xml")),
+    ]);
+    let run = env.once();
+    let mut expected = vec![subject_of(blog_a), subject_of(blog_b), subject_of(wire)];
+    expected.sort();
+    assert_eq!(subjects(&smtp.messages()), expected, "{}", run.describe());
+}
+
 /// First poll: only entries newer than first_poll_window alert (undated ones do not). Later
 /// polls: every new entry alerts, undated ones too, unless older than max_age.
 #[test]

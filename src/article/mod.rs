@@ -57,10 +57,12 @@ impl Article {
 /// The identity of an entry.
 ///
 /// A GUID that is a URL is canonicalised like a link, so the same story reached with different
-/// tracking parameters is one article. Any other GUID (`12345`, `tag:…`) is only unique within
-/// its publisher, so it is scoped by the host of the entry's link (or of the feed when there
-/// is no link). Without a GUID the canonical link is the identity; without either, a hash of
-/// the title and text within the feed.
+/// tracking parameters is one article. A GUID made to be unique everywhere (`urn:…`, `tag:…`,
+/// a UUID) is taken as it is. Any other GUID (`12345`) is only unique within its feed: two blogs
+/// on one host may both number their posts from 1, so it is scoped by the feed's URL (the same
+/// story in two feeds of one site is still one article when their links agree: the store also
+/// matches canonical links). Without a GUID the canonical link is the identity; without
+/// either, a hash of the title and text within the feed.
 pub fn identity(
     guid: Option<&str>,
     link: Option<&str>,
@@ -73,11 +75,12 @@ pub fn identity(
         if let Some(url) = canonical_url(guid) {
             return format!("url:{url}");
         }
-        let scope = link
-            .and_then(host_of)
-            .or_else(|| host_of(feed_url))
-            .unwrap_or_default();
-        return format!("guid:{scope}:{}", truncate_chars(guid, 500));
+        let guid = truncate_chars(guid, 500);
+        return if is_unique_everywhere(&guid) {
+            format!("guid:{guid}")
+        } else {
+            format!("guid:{feed_url}#{guid}")
+        };
     }
     if let Some(url) = link.and_then(canonical_url) {
         return format!("url:{url}");
@@ -94,10 +97,15 @@ pub fn identity(
     format!("hash:{hex}")
 }
 
-fn host_of(link: &str) -> Option<String> {
-    let url = url::Url::parse(link).ok()?;
-    url.host_str()
-        .map(|h| h.trim_start_matches("www.").to_string())
+/// URNs, tag URIs (RFC 4151) and UUIDs are minted to be unique across publishers.
+fn is_unique_everywhere(guid: &str) -> bool {
+    let lower = guid.to_ascii_lowercase();
+    let is_uuid = guid.len() == 36
+        && guid.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        });
+    lower.starts_with("urn:") || lower.starts_with("tag:") || is_uuid
 }
 
 #[cfg(test)]
@@ -125,30 +133,34 @@ mod tests {
     }
 
     #[test]
-    fn opaque_guids_are_scoped_by_site() {
-        let a = identity(
-            Some("12345"),
-            Some("https://a.example/x"),
-            "https://feed",
-            "",
-            "",
+    fn opaque_guids_are_scoped_by_feed_and_minted_ones_are_global() {
+        let in_feed = |guid: &str, feed: &str| {
+            identity(Some(guid), Some("https://a.example/x"), feed, "", "")
+        };
+        assert_eq!(
+            in_feed("1", "https://a.example/blog-a/rss"),
+            in_feed("1", "https://a.example/blog-a/rss")
         );
-        let b = identity(
-            Some("12345"),
-            Some("https://b.example/y"),
-            "https://feed",
-            "",
-            "",
+        assert_ne!(
+            in_feed("1", "https://a.example/blog-a/rss"),
+            in_feed("1", "https://a.example/blog-b/rss"),
+            "two blogs on one host numbering their posts from 1"
         );
-        let c = identity(
-            Some("12345"),
-            Some("https://www.a.example/z"),
-            "https://other",
-            "",
-            "",
-        );
-        assert_ne!(a, b);
-        assert_eq!(a, c);
+        for minted in [
+            "urn:newsml:example:2023:1",
+            "tag:example.org,2023:7",
+            "5f0c6a2e-8f1d-4c3b-9a7e-0123456789ab",
+        ] {
+            assert_eq!(
+                in_feed(minted, "https://a.example/rss"),
+                in_feed(minted, "https://b.example/feed"),
+                "{minted}"
+            );
+            assert_eq!(
+                in_feed(minted, "https://a.example/rss"),
+                format!("guid:{minted}")
+            );
+        }
     }
 
     #[test]
