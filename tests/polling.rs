@@ -1878,3 +1878,34 @@ fn import_opml_prints_tables_skips_configured_and_writes_with_a_backup() {
     );
     assert_eq!(std::fs::read_to_string(&env.config).unwrap(), text);
 }
+
+/// `newswatch import-opml big.opml | head -1`: the reader closes the pipe early, and the
+/// program ends quietly instead of panicking on the write.
+#[test]
+fn a_reader_that_stops_early_ends_the_output_quietly() {
+    use std::io::BufRead;
+    let env = Env::new().feeds(&[]);
+    let outlines: String = (0..3000)
+        .map(|i| format!("<outline type=\"rss\" text=\"Feed {i}\" xmlUrl=\"https://feeds.example/{i}.xml\"/>\n"))
+        .collect();
+    let opml = env.path().join("big.opml");
+    std::fs::write(
+        &opml,
+        format!("<opml version=\"2.0\"><head/><body>\n{outlines}</body></opml>\n"),
+    )
+    .unwrap();
+    let mut command = env.command(&["import-opml", opml.to_str().unwrap()]);
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().expect("spawn newswatch import-opml");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut first = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("read the first line");
+    assert!(first.contains("[[feeds]]"), "{first:?}");
+    // The read end is closed here, with most of the output still unwritten.
+    let output = child.wait_with_output().expect("wait for newswatch");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(output.status.success(), "{:?}\n{stderr}", output.status);
+}

@@ -94,14 +94,14 @@ async fn retry(store: &Store, id: Option<i64>, failed: bool) -> ExitCode {
     let now = chrono::Utc::now().timestamp();
     let result = match (id, failed) {
         (_, true) => store.retry_failed(now).await.map(|n| {
-            println!(
+            say!(
                 "{n} failed alerts queued again; the running daemon (or the next `once`) sends them"
             );
             true
         }),
         (Some(id), false) => store.retry_alert(id, now).await.inspect(|&found| {
             if found {
-                println!("alert {id} queued again");
+                say!("alert {id} queued again");
             } else {
                 eprintln!("error: no failed or queued alert has ID {id}");
             }
@@ -144,18 +144,24 @@ async fn list(store: &Store, args: &AlertsArgs, since: Option<i64>) -> ExitCode 
                 next_attempt_at: (alert.status == "queued").then_some(alert.next_attempt_at),
             };
             if let Ok(text) = serde_json::to_string(&line) {
-                println!("{text}");
+                say!("{text}");
             }
         }
         return ExitCode::SUCCESS;
     }
-    println!(
+    say!(
         "{:>6}  {:<7}  {:<23}  {:<24}  {:<40}  {:<28}  {:>8}  LAST ERROR",
-        "ID", "STATUS", "CREATED", "WATCH", "ARTICLE", "RECIPIENTS", "ATTEMPTS"
+        "ID",
+        "STATUS",
+        "CREATED",
+        "WATCH",
+        "ARTICLE",
+        "RECIPIENTS",
+        "ATTEMPTS"
     );
     for alert in &alerts {
         let recipients: Vec<String> = serde_json::from_str(&alert.recipients).unwrap_or_default();
-        println!(
+        say!(
             "{:>6}  {:<7}  {:<23}  {:<24}  {:<40}  {:<28}  {:>8}  {}",
             alert.id,
             alert.status,
@@ -168,7 +174,7 @@ async fn list(store: &Store, args: &AlertsArgs, since: Option<i64>) -> ExitCode 
         );
     }
     if alerts.is_empty() {
-        println!("(no alerts)");
+        say!("(no alerts)");
     }
     ExitCode::SUCCESS
 }

@@ -177,32 +177,32 @@ fn print(reports: &[WatchReport], args: &BacktestArgs) {
     if args.json {
         for report in reports {
             if let Ok(line) = serde_json::to_string(report) {
-                println!("{line}");
+                say!("{line}");
             }
         }
         return;
     }
     for report in reports {
         let days = report.per_day.len().max(1);
-        println!("{}", report.watch);
-        println!(
+        say!("{}", report.watch);
+        say!(
             "  {} in {} stored articles over the last {since}: {} with this watch's delivery settings",
             plural(report.matches, "match", "matches"),
             report.articles_scanned,
             plural(report.alert_emails, "alert email", "alert emails")
         );
-        println!(
+        say!(
             "  {:.1} per day with matches, {} on the busiest day",
             report.matches as f64 / days as f64,
             report.busiest_day
         );
         for (day, count) in &report.per_day {
-            println!("    {day}  {count:>5}  {}", "#".repeat((*count).min(60)));
+            say!("    {day}  {count:>5}  {}", "#".repeat((*count).min(60)));
         }
         if !report.samples.is_empty() {
-            println!("  latest:");
+            say!("  latest:");
             for sample in &report.samples {
-                println!(
+                say!(
                     "    {}  {}  [{}]",
                     sample.day,
                     sample.title,
@@ -210,6 +210,6 @@ fn print(reports: &[WatchReport], args: &BacktestArgs) {
                 );
             }
         }
-        println!();
+        say!();
     }
 }

@@ -27,7 +27,7 @@ pub fn run(path: &Path) -> ExitCode {
         Ok(watches) => watches,
         Err(code) => return code,
     };
-    println!(
+    say!(
         "{}: OK: {}, {}, {}",
         path.display(),
         plural(config.feeds().count(), "feed", "feeds"),

@@ -68,20 +68,26 @@ async fn run_checked(config_path: &Path, json: bool) -> Result<ExitCode, ExitCod
                 last_new_article: feed.last_new_article_at,
             };
             if let Ok(text) = serde_json::to_string(&line) {
-                println!("{text}");
+                say!("{text}");
             }
         }
     } else {
-        println!(
+        say!(
             "{:<28} {:<40} {:<23} {:<23} {:>6} {:>8} {:<23} URL",
-            "NAME", "STATUS", "LAST POLL", "NEXT POLL", "ERRORS", "ARTICLES", "LAST NEW"
+            "NAME",
+            "STATUS",
+            "LAST POLL",
+            "NEXT POLL",
+            "ERRORS",
+            "ARTICLES",
+            "LAST NEW"
         );
         for feed in shown {
             let mut status = status(feed);
             if status.chars().count() > 40 {
                 status = format!("{}…", status.chars().take(39).collect::<String>());
             }
-            println!(
+            say!(
                 "{:<28} {:<40} {:<23} {:<23} {:>6} {:>8} {:<23} {}",
                 feed.name,
                 status,

@@ -88,7 +88,7 @@ pub fn run(config_path: &Path, args: &ImportOpmlArgs) -> ExitCode {
         fresh.len()
     );
     if !args.write {
-        print!("{tables}");
+        say!("{}", tables.trim_end());
         return ExitCode::SUCCESS;
     }
     if fresh.is_empty() {

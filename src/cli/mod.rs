@@ -1,5 +1,16 @@
 //! Command-line arguments and the dispatch to each subcommand.
 
+/// `println!` for command output, except that a closed pipe (`newswatch alerts | head`) ends
+/// the program quietly, as the reader has seen what it wanted, instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout().lock(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 mod alerts;
 mod backtest;
 mod check;
