@@ -76,7 +76,7 @@ pub fn identity(
             return format!("url:{url}");
         }
         let guid = truncate_chars(guid, 500);
-        return if is_unique_everywhere(&guid) {
+        return if is_unique_everywhere(guid) {
             format!("guid:{guid}")
         } else {
             format!("guid:{feed_url}#{guid}")
