@@ -1056,6 +1056,30 @@ fn file_transport_writes_one_eml_per_alert() {
     other_ids.sort();
     ids.sort();
     assert_eq!(other_ids, ids, "Message-IDs are deterministic");
+
+    // A new database writing into the same directory numbers its alerts from 1 again: the
+    // earlier mails stay.
+    std::fs::remove_file(env.path().join("newswatch.db")).expect("remove the database");
+    for leftover in ["newswatch.db-wal", "newswatch.db-shm"] {
+        let _ = std::fs::remove_file(env.path().join(leftover));
+    }
+    let later = "Kremlin confirms North Korean missiles for Russia";
+    server.serve(
+        "/feed.xml",
+        Route::rss(rss(&[
+            Item::new("m3", later).published_ago(Duration::from_secs(60))
+        ])),
+    );
+    let run = env.once();
+    let files = env.eml_files();
+    assert_eq!(files.len(), 3, "{files:?}\n{}", run.describe());
+    for (file, data) in &read {
+        assert_eq!(
+            &std::fs::read(file).expect("earlier mail kept"),
+            data,
+            "{file:?}"
+        );
+    }
 }
 
 /// HTML in descriptions is read as text: tags, attributes and scripts are not words, entities

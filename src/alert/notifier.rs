@@ -13,7 +13,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 use super::batch::{hour_start, latest_boundary, next_boundary};
 use super::render::{AlertBody, AlertMail, Item, render};
 use super::transport::{DeliveryError, Mailer};
-use super::{batch_message_id, message_id_domain};
+use super::{batch_message_id, message_id_domain, short_hash};
 use crate::config::{DigestSchedule, EmailConfig};
 use crate::rules::Hit;
 use crate::store::{AlertDetail, BatchItem, MatchDelivery, NewBatch, Store, StoreError};
@@ -209,7 +209,13 @@ impl Notifier {
                 return Ok(());
             }
         };
-        let stem = format!("alert-{:08}", alert.id);
+        // The Message-ID's hash keeps two databases writing into one directory from
+        // overwriting each other's alert number 1; the same alert always gets the same name.
+        let stem = format!(
+            "alert-{:08}-{}",
+            alert.id,
+            short_hash(alert.message_id.as_bytes(), 4)
+        );
         let sent = tokio::select! {
             sent = self.mailer.send(&message, &stem) => sent,
             _ = grace_after(shutdown) => {
