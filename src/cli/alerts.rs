@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use newswatch::config::parse_duration;
 use newswatch::store::{AlertRow, AlertStatus, Store};
+use newswatch::wording::plural;
 
 use super::{EXIT_CONFIG, EXIT_FAILURE, format_time, load_config, open_store};
 
@@ -95,7 +96,8 @@ async fn retry(store: &Store, id: Option<i64>, failed: bool) -> ExitCode {
     let result = match (id, failed) {
         (_, true) => store.retry_failed(now).await.map(|n| {
             say!(
-                "{n} failed alerts queued again; the running daemon (or the next `once`) sends them"
+                "{} queued again; the running daemon (or the next `once`) sends them",
+                plural(n as usize, "failed alert", "failed alerts")
             );
             true
         }),
@@ -103,7 +105,10 @@ async fn retry(store: &Store, id: Option<i64>, failed: bool) -> ExitCode {
             if found {
                 say!("alert {id} queued again");
             } else {
-                eprintln!("error: no failed or queued alert has ID {id}");
+                eprintln!(
+                    "error: no queued or failed alert has ID {id}: only those can be retried \
+                     (a sent alert is not sent again; `newswatch alerts` lists them all)"
+                );
             }
         }),
         (None, false) => Ok(false),

@@ -39,7 +39,8 @@ struct WatchReport {
     articles_scanned: usize,
     matches: usize,
     /// The emails these matches would have sent, from when each article was fetched, with the
-    /// watch's mode (immediate or digest) and `max_per_hour`.
+    /// watch's mode (immediate or digest) and `max_per_hour`, leaving out articles already
+    /// older than `max_age` when fetched.
     alert_emails: usize,
     /// Matches per day (UTC), by publication date, else the date it was fetched.
     per_day: BTreeMap<String, usize>,
@@ -112,6 +113,7 @@ async fn run_checked(config_path: &Path, args: &BacktestArgs) -> Result<ExitCode
             ..Default::default()
         })
         .collect();
+    let max_age = i64::try_from(config.polling.max_age.0.as_secs()).unwrap_or(i64::MAX);
     let mut fetched: Vec<Vec<i64>> = vec![Vec::new(); selected.len()];
     for article in &articles {
         let authors: Vec<String> = serde_json::from_str(&article.authors).unwrap_or_default();
@@ -127,6 +129,9 @@ async fn run_checked(config_path: &Path, args: &BacktestArgs) -> Result<ExitCode
             feeds: &labels,
             lang: article.lang.as_deref(),
         };
+        let too_old_to_alert = article
+            .published_at
+            .is_some_and(|published| published < article.fetched_at - max_age);
         let document = watches.analyze(&view);
         for found in watches.matches(&document).matches {
             let Some(slot) = selected.iter().position(|&w| w == found.watch) else {
@@ -135,7 +140,9 @@ async fn run_checked(config_path: &Path, args: &BacktestArgs) -> Result<ExitCode
             let report = &mut reports[slot];
             let day = day_of(article);
             report.matches += 1;
-            fetched[slot].push(article.fetched_at);
+            if !too_old_to_alert {
+                fetched[slot].push(article.fetched_at);
+            }
             *report.per_day.entry(day.clone()).or_default() += 1;
             let mut terms: Vec<String> = Vec::new();
             for hit in &found.hits {

@@ -6,6 +6,7 @@
 
 mod diagnostic;
 pub mod opml;
+mod recover;
 mod values;
 
 pub use diagnostic::{ConfigError, ConfigErrors};
@@ -309,7 +310,7 @@ pub struct FeedConfig {
     pub name: Spanned<String>,
     pub url: Spanned<String>,
     #[serde(default)]
-    pub interval: Option<HumanDuration>,
+    pub interval: Option<Spanned<HumanDuration>>,
     #[serde(default)]
     pub tags: Vec<String>,
     /// The feed's language when it does not declare one (`lang:` in queries).
@@ -401,19 +402,51 @@ impl Config {
             path: path.to_path_buf(),
             text: text.to_string(),
         };
-        let mut config: Config = toml::from_str(text)
-            .map_err(|e| ConfigErrors::single(ConfigError::from_toml(&source, &e)))?;
+        let (parsed, mut errors) = Self::deserialize_collecting(&source);
+        let Some(mut config) = parsed else {
+            return Err(ConfigErrors(errors));
+        };
         config.source = source;
-        let mut errors = config.validate();
+        errors.extend(config.validate());
         if for_delivery {
             config.validate_recipients(&mut errors);
-            errors.sort_by_key(|e| e.line);
         }
+        errors.sort_by_key(|e| e.line);
         if errors.is_empty() {
             Ok(config)
         } else {
             Err(ConfigErrors(errors))
         }
+    }
+
+    /// Deserialises the text, collecting every wrong key or value rather than only the first
+    /// (see `recover`); also returns the configuration read from what was left, so that
+    /// validation can report the problems in the rest of the file too. A TOML syntax error
+    /// is reported alone: past it nothing can be read reliably.
+    fn deserialize_collecting(source: &ConfigSource) -> (Option<Config>, Vec<ConfigError>) {
+        let mut errors = Vec::new();
+        let mut text = source.text.clone();
+        let mut blanked: Vec<String> = Vec::new();
+        let recoverable = text.parse::<toml::Table>().is_ok();
+        while errors.len() < recover::MAX_ERRORS {
+            let error = match toml::from_str::<Config>(&text) {
+                Ok(config) => return (Some(config), errors),
+                Err(error) => error,
+            };
+            if recover::echoes_a_blanked_key(&error, &blanked) {
+                break;
+            }
+            errors.push(ConfigError::from_toml(source, &error));
+            let next = error
+                .span()
+                .filter(|_| recoverable)
+                .and_then(|span| recover::blank_offending_line(&mut text, span));
+            match next {
+                Some(key) => blanked.push(key),
+                None => break,
+            }
+        }
+        (None, errors)
     }
 
     fn error_at(&self, span: std::ops::Range<usize>, message: String, help: &str) -> ConfigError {
@@ -595,11 +628,11 @@ impl Config {
                     "write the full address, e.g. \"https://example.org/rss.xml\"",
                 )),
             }
-            if let Some(interval) = feed.interval
-                && interval.0.is_zero()
+            if let Some(interval) = &feed.interval
+                && interval.get_ref().0.is_zero()
             {
                 errors.push(self.error_at(
-                    feed.name.span(),
+                    interval.span(),
                     format!("feed {name:?}: interval must be greater than zero"),
                     "use a duration such as \"10m\"",
                 ));
@@ -739,12 +772,16 @@ impl Config {
             ));
         }
         for feed in self.feeds() {
-            if let Some(interval) = feed.interval
-                && interval.0 < minute
+            if let Some(interval) = &feed.interval
+                && interval.get_ref().0 < minute
             {
                 warnings.push(self.error_at(
-                    feed.name.span(),
-                    format!("feed {:?} is polled every {interval}", feed.name()),
+                    interval.span(),
+                    format!(
+                        "feed {:?} is polled every {}",
+                        feed.name(),
+                        interval.get_ref()
+                    ),
                     "publishers may block clients that poll more than once a minute",
                 ));
             }
@@ -797,7 +834,10 @@ impl Config {
 
     /// The polling interval of a feed: its own, or the default.
     pub fn feed_interval(&self, feed: &FeedConfig) -> Duration {
-        feed.interval.unwrap_or(self.polling.interval).0
+        feed.interval
+            .as_ref()
+            .map_or(self.polling.interval, |i| *i.get_ref())
+            .0
     }
 
     /// The feeds as plain values.

@@ -210,3 +210,47 @@ fn intervals_under_a_minute_are_allowed_with_a_warning() {
         warnings[0]
     );
 }
+
+#[test]
+fn wrong_keys_and_values_are_reported_together_with_every_other_problem() {
+    let text = VALID
+        .replace(
+            "url = \"sqlite://test.db\"",
+            "url = \"sqlite://test.db\"\ncolour = \"blue\"",
+        )
+        .replace("timeout = \"30s\"", "timeout = \"fast\"")
+        .replace("transport = \"file\"", "transport = \"pigeon\"")
+        .replace("interval = \"10m\"", "intervall = \"10m\"")
+        .replace("@russia AND @dprk", "@russia AND @nkorea");
+    let errors = errors_of(&text);
+    let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+    for (needle, line_text) in [
+        ("unknown field `colour`", "colour = \"blue\""),
+        ("invalid duration \"fast\"", "timeout = \"fast\""),
+        ("pigeon", "transport = \"pigeon\""),
+        ("unknown field `intervall`", "intervall = \"10m\""),
+        ("unknown list @nkorea", "@nkorea"),
+    ] {
+        let expected_line = text
+            .lines()
+            .position(|l| l.contains(line_text))
+            .map(|i| i + 1)
+            .unwrap();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.line == expected_line && e.to_string().contains(needle)),
+            "{needle:?} at line {expected_line}; got lines {lines:?}:\n{}",
+            shown.join("\n\n")
+        );
+    }
+    assert_eq!(errors.len(), 5, "{}", shown.join("\n\n"));
+}
+
+#[test]
+fn a_syntax_error_is_reported_alone() {
+    let text = VALID.replace("[lists]", "[lists") + "\ncolour = 1\n";
+    let errors = errors_of(&text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+}

@@ -138,7 +138,8 @@ fn lock_database(url: &str) -> Result<Option<std::fs::File>, DaemonError> {
         .open(&lock_path)
         .map_err(|e| {
             DaemonError::Setup(format!(
-                "cannot open the lock file {}: {e}",
+                "cannot open the lock file {}: {e} (the database's directory must exist and be \
+                 writable)",
                 lock_path.display()
             ))
         })?;

@@ -498,11 +498,13 @@ impl Store {
         .await?)
     }
 
-    /// Stored articles fetched since `since`, oldest first, with the names of their feeds.
+    /// Stored articles published (else fetched) since `since`, oldest first, with the names of
+    /// their feeds.
     pub async fn articles_since(&self, since: i64) -> Result<Vec<ArchivedArticle>> {
         Ok(sqlx::query_as::<_, ArchivedArticle>(concat!(
             rows::archive_select!(),
-            " WHERE a.fetched_at >= $1 ORDER BY COALESCE(a.published_at, a.fetched_at), a.id"
+            " WHERE COALESCE(a.published_at, a.fetched_at) >= $1",
+            " ORDER BY COALESCE(a.published_at, a.fetched_at), a.id"
         ))
         .bind(since)
         .fetch_all(&self.pool)
