@@ -339,18 +339,31 @@ fn timestamp(seconds: Option<i64>) -> Option<DateTime<Utc>> {
 }
 
 fn recipients(alert: &AlertDetail) -> Result<Vec<Mailbox>, String> {
-    let addresses: Vec<String> = serde_json::from_str(&alert.recipients)
+    mailboxes(&alert.recipients)
+}
+
+/// The stored recipients (a JSON array of addresses) as mailboxes, each address once.
+fn mailboxes(stored: &str) -> Result<Vec<Mailbox>, String> {
+    let addresses: Vec<String> = serde_json::from_str(stored)
         .map_err(|e| format!("stored recipients are not readable: {e}"))?;
     if addresses.is_empty() {
         return Err("the alert has no recipients".to_string());
     }
-    addresses
-        .iter()
-        .map(|a| {
-            a.parse::<Mailbox>()
-                .map_err(|e| format!("recipient {a:?}: {e}"))
-        })
-        .collect()
+    let mut mailboxes: Vec<Mailbox> = Vec::with_capacity(addresses.len());
+    for address in &addresses {
+        let mailbox = address
+            .parse::<Mailbox>()
+            .map_err(|e| format!("recipient {address:?}: {e}"))?;
+        // An address listed twice gets the mail once.
+        let email = mailbox.email.to_string();
+        if !mailboxes
+            .iter()
+            .any(|m| m.email.to_string().eq_ignore_ascii_case(&email))
+        {
+            mailboxes.push(mailbox);
+        }
+    }
+    Ok(mailboxes)
 }
 
 fn now() -> i64 {
@@ -367,6 +380,16 @@ mod tests {
             max: Duration::from_secs(3600),
             give_up_after: Duration::from_secs(3 * 86400),
         }
+    }
+
+    #[test]
+    fn each_recipient_gets_the_mail_once() {
+        let to =
+            mailboxes(r#"["a@example.org", "Analyst <A@example.org>", "b@example.org"]"#).unwrap();
+        let emails: Vec<String> = to.iter().map(|m| m.email.to_string()).collect();
+        assert_eq!(emails, ["a@example.org", "b@example.org"]);
+        assert!(mailboxes("[]").is_err());
+        assert!(mailboxes(r#"["not an address"]"#).is_err());
     }
 
     #[test]

@@ -541,6 +541,7 @@ impl Daemon {
                         entries = report.articles,
                         new = report.new_articles,
                         alerts = report.alerts_queued,
+                        for_digests_or_summaries = report.batched,
                         ms = started.elapsed().as_millis() as u64,
                         "polled"
                     );
