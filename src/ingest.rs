@@ -107,10 +107,13 @@ impl Ingestor {
         &self,
         store: &Store,
         feed: &FeedContext<'_>,
-        articles: &[Article],
+        mut articles: Vec<Article>,
         poll: PollRecord,
         now: DateTime<Utc>,
     ) -> Result<IngestReport, StoreError> {
+        for article in &mut articles {
+            article.scope_to_feed(feed.feed_id);
+        }
         let timestamp = now.timestamp();
         let mut report = IngestReport {
             articles: articles.len(),
@@ -130,7 +133,7 @@ impl Ingestor {
             .collect();
         let mut tx = store.begin_ingest().await?;
         let stored = tx
-            .insert_articles(feed.feed_id, articles, timestamp)
+            .insert_articles(feed.feed_id, &articles, timestamp)
             .await?;
         for ((article, matches), new_id) in articles.iter().zip(&mut matched).zip(stored) {
             let Some(article_id) = new_id else {

@@ -1187,11 +1187,8 @@ fn unparseable_and_oversized_feeds_are_recorded_and_others_proceed() {
 
 /// Entity expansion ("billion laughs"): nothing is expanded (memory and time stay small), the
 /// error is recorded for that feed, and the other feed proceeds.
-///
-/// Fails today: feed-rs (quick-xml) ignores the internal DTD subset and leaves `&lol9;` as
-/// literal text, so the feed is recorded as "ok" with an article titled "Walrus &lol9;"
-/// (which would alert if it were dated). See the report for the suggested fix in
-/// src/feed/parse.rs.
+/// (feed-rs alone would leave `&lol9;` in the text and call the feed "ok": the DTD is
+/// checked before parsing.)
 #[test]
 fn entity_expansion_xml_is_not_expanded_and_is_recorded_as_an_error() {
     let server = FeedServer::start();
@@ -1351,13 +1348,39 @@ fn permanent_redirect_updates_the_stored_url_and_later_polls_go_there() {
     );
 }
 
+/// A feed that moves permanently keeps its articles: entries with numbered GUIDs are not new
+/// again under the new URL.
+#[test]
+fn a_moved_feed_does_not_alert_its_articles_again() {
+    let server = FeedServer::start();
+    let walrus = |n: usize| {
+        Item::new(&format!("w{n}"), &format!("Walrus sighting number {n}"))
+            .guid(&n.to_string())
+            .published_ago(minutes(5))
+    };
+    server.serve("/old.xml", Route::rss(rss(&[walrus(1), walrus(2)])));
+    let env = Env::new().feeds(&[feed("Walruses", server.url("/old.xml"))]);
+    env.once();
+    assert_eq!(env.subjects().len(), 2);
+
+    server.serve(
+        "/new.xml",
+        Route::rss(rss(&[walrus(1), walrus(2), walrus(3)])),
+    );
+    server.serve("/old.xml", Route::redirect("/new.xml", 301));
+    env.once();
+    assert_eq!(
+        env.subjects().len(),
+        3,
+        "only the new entry alerts: {:?}",
+        env.subjects()
+    );
+}
+
 /// Without any redirect a feed has not moved, even when its configured URL is not written in
 /// normalised form.
-///
-/// Fails today: src/feed/fetch.rs (`fetch_following`) starts with `all_permanent = true` and
-/// sets `moved_to` when `url.as_str() != request.url`, comparing the *normalised* URL with
-/// the configured string; "HTTP://127.0.0.1:PORT/./plain.xml" is thus reported as "moved
-/// permanently" (log line) and the stored URL changes, though the server never redirected.
+/// ("HTTP://127.0.0.1:PORT/./plain.xml" normalises to another string, and that alone must
+/// not count as a permanent move.)
 #[test]
 fn a_feed_that_was_not_redirected_has_not_moved() {
     let server = FeedServer::start();
@@ -1471,10 +1494,7 @@ fn retry_after_seconds_schedules_the_next_poll_no_earlier_than_asked() {
 
 /// A hostile Retry-After (beyond what a timestamp can hold) neither crashes the cycle nor
 /// schedules the next poll in the past (which would hammer a server that asked for a pause).
-///
-/// Fails today: src/daemon/mod.rs computes `now.timestamp() + delay.as_secs() as i64`;
-/// `u64::MAX as i64` is -1 (next poll in the past: polled again at once) and i64::MAX
-/// overflows (a panic in debug builds, a wrap to the past in release).
+/// (`u64::MAX` seconds as an i64 is -1, and i64::MAX overflows a timestamp: both saturate.)
 #[test]
 fn absurd_retry_after_neither_crashes_nor_schedules_in_the_past() {
     let server = FeedServer::start();

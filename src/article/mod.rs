@@ -20,8 +20,8 @@ pub const MAX_LIST_ITEMS: usize = 50;
 /// One news item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Article {
-    /// Stable across polls and feeds: the GUID (scoped by site unless it is a URL), else the
-    /// canonical link, else a hash of the content.
+    /// Stable across polls and feeds (see [`identity`]); one that is only unique within its
+    /// feed is completed by [`Article::scope_to_feed`] before it is stored.
     pub identity: String,
     /// The link as published (absolute http(s) URL), for people to click.
     pub link: Option<String>,
@@ -39,6 +39,13 @@ pub struct Article {
 }
 
 impl Article {
+    /// Completes an identity that is only unique within its feed with the feed's id.
+    pub fn scope_to_feed(&mut self, feed_id: i64) {
+        if let Some(local) = self.identity.strip_prefix(IN_THIS_FEED) {
+            self.identity = format!("feed{feed_id}:{local}");
+        }
+    }
+
     /// The article as the matcher sees it; `feeds` are the names and tags of its feed(s).
     pub fn view<'a>(&'a self, feeds: &'a [String]) -> ArticleView<'a> {
         ArticleView {
@@ -54,22 +61,20 @@ impl Article {
     }
 }
 
+/// Marks an identity that is only unique within its feed, until [`Article::scope_to_feed`]
+/// names the feed (by its id in the database, which stays the same when the feed's URL moves).
+const IN_THIS_FEED: &str = "feed:";
+
 /// The identity of an entry.
 ///
 /// A GUID that is a URL is canonicalised like a link, so the same story reached with different
 /// tracking parameters is one article. A GUID made to be unique everywhere (`urn:…`, `tag:…`,
 /// a UUID) is taken as it is. Any other GUID (`12345`) is only unique within its feed: two blogs
-/// on one host may both number their posts from 1, so it is scoped by the feed's URL (the same
-/// story in two feeds of one site is still one article when their links agree: the store also
-/// matches canonical links). Without a GUID the canonical link is the identity; without
-/// either, a hash of the title and text within the feed.
-pub fn identity(
-    guid: Option<&str>,
-    link: Option<&str>,
-    feed_url: &str,
-    title: &str,
-    text: &str,
-) -> String {
+/// on one host may both number their posts from 1 (the same story in two feeds of one site is
+/// still one article when their links agree: the store also matches canonical links). Without
+/// a GUID the canonical link is the identity; without either, a hash of the title and text,
+/// within the feed.
+pub fn identity(guid: Option<&str>, link: Option<&str>, title: &str, text: &str) -> String {
     let guid = guid.map(str::trim).filter(|g| !g.is_empty());
     if let Some(guid) = guid {
         if let Some(url) = canonical_url(guid) {
@@ -79,7 +84,7 @@ pub fn identity(
         return if is_unique_everywhere(guid) {
             format!("guid:{guid}")
         } else {
-            format!("guid:{feed_url}#{guid}")
+            format!("{IN_THIS_FEED}guid:{guid}")
         };
     }
     if let Some(url) = link.and_then(canonical_url) {
@@ -87,14 +92,12 @@ pub fn identity(
     }
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
-    hasher.update(feed_url.as_bytes());
-    hasher.update([0]);
     hasher.update(title.as_bytes());
     hasher.update([0]);
     hasher.update(text.as_bytes());
     let digest = hasher.finalize();
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("hash:{hex}")
+    format!("{IN_THIS_FEED}hash:{hex}")
 }
 
 /// URNs, tag URIs (RFC 4151) and UUIDs are minted to be unique across publishers.
@@ -117,33 +120,36 @@ mod tests {
         let a = identity(
             Some("https://Example.org/a?utm_source=x#top"),
             None,
-            "https://f",
             "t",
             "",
         );
-        let b = identity(
-            None,
-            Some("https://example.org/a"),
-            "https://g",
-            "other",
-            "",
-        );
+        let b = identity(None, Some("https://example.org/a"), "other", "");
         assert_eq!(a, "url:https://example.org/a");
         assert_eq!(a, b);
     }
 
     #[test]
     fn opaque_guids_are_scoped_by_feed_and_minted_ones_are_global() {
-        let in_feed = |guid: &str, feed: &str| {
-            identity(Some(guid), Some("https://a.example/x"), feed, "", "")
+        let in_feed = |guid: &str, feed_id: i64| {
+            let mut article = Article {
+                identity: identity(Some(guid), Some("https://a.example/x"), "", ""),
+                link: None,
+                title: String::new(),
+                summary: String::new(),
+                content: String::new(),
+                authors: Vec::new(),
+                categories: Vec::new(),
+                published: None,
+                lang: None,
+            };
+            article.scope_to_feed(feed_id);
+            article.identity
         };
-        assert_eq!(
-            in_feed("1", "https://a.example/blog-a/rss"),
-            in_feed("1", "https://a.example/blog-a/rss")
-        );
+        assert_eq!(in_feed("1", 7), in_feed("1", 7));
+        assert_eq!(in_feed("1", 7), "feed7:guid:1");
         assert_ne!(
-            in_feed("1", "https://a.example/blog-a/rss"),
-            in_feed("1", "https://a.example/blog-b/rss"),
+            in_feed("1", 7),
+            in_feed("1", 8),
             "two blogs on one host numbering their posts from 1"
         );
         for minted in [
@@ -151,23 +157,16 @@ mod tests {
             "tag:example.org,2023:7",
             "5f0c6a2e-8f1d-4c3b-9a7e-0123456789ab",
         ] {
-            assert_eq!(
-                in_feed(minted, "https://a.example/rss"),
-                in_feed(minted, "https://b.example/feed"),
-                "{minted}"
-            );
-            assert_eq!(
-                in_feed(minted, "https://a.example/rss"),
-                format!("guid:{minted}")
-            );
+            assert_eq!(in_feed(minted, 7), in_feed(minted, 8), "{minted}");
+            assert_eq!(in_feed(minted, 7), format!("guid:{minted}"));
         }
     }
 
     #[test]
     fn without_guid_or_link_the_content_decides() {
-        let a = identity(None, None, "https://f", "Title", "Text");
-        assert_eq!(a, identity(None, None, "https://f", "Title", "Text"));
-        assert_ne!(a, identity(None, None, "https://f", "Title 2", "Text"));
-        assert!(a.starts_with("hash:"));
+        let a = identity(None, None, "Title", "Text");
+        assert_eq!(a, identity(None, None, "Title", "Text"));
+        assert_ne!(a, identity(None, None, "Title 2", "Text"));
+        assert!(a.starts_with("feed:hash:"), "{a}");
     }
 }

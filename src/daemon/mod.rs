@@ -532,7 +532,7 @@ impl Daemon {
                         labels: &settings.labels,
                         first_poll: feed.first_success_at.is_none(),
                     };
-                    let report = self.ingestor.ingest(&self.store, &context, &articles, poll, now).await?;
+                    let report = self.ingestor.ingest(&self.store, &context, articles, poll, now).await?;
                     if report.alerts_queued > 0 || report.batched > 0 {
                         self.alerts_queued.notify_one();
                     }

@@ -71,7 +71,7 @@ pub fn normalize_entry(entry: Entry, feed_url: &str, feed_lang: Option<&str>) ->
     } else {
         &summary
     };
-    let identity = article::identity(guid, link.as_deref(), feed_url, &title, text_for_identity);
+    let identity = article::identity(guid, link.as_deref(), &title, text_for_identity);
     let lang = entry
         .language
         .as_deref()

@@ -146,7 +146,7 @@ mod tests {
             a.link.as_deref(),
             Some("https://example.org/news/1?utm_source=rss")
         );
-        assert_eq!(a.identity, "guid:https://example.org/rss.xml#abc-1");
+        assert_eq!(a.identity, "feed:guid:abc-1");
         assert_eq!(a.categories, ["Политика"]);
         assert_eq!(a.lang.as_deref(), Some("ru"));
         assert_eq!(
@@ -173,10 +173,7 @@ mod tests {
             {"id":"7","url":"https://j.example/7","title":"T","content_html":"<i>x</i>","date_published":"2024-05-01T00:00:00Z"}]}"#;
         let feed = parse(json, "https://j.example/feed.json", None).unwrap();
         assert_eq!(feed.articles[0].content, "x");
-        assert_eq!(
-            feed.articles[0].identity,
-            "guid:https://j.example/feed.json#7"
-        );
+        assert_eq!(feed.articles[0].identity, "feed:guid:7");
     }
 
     #[test]
