@@ -79,6 +79,9 @@ pub struct Notifier {
     from: Mailbox,
     policy: RetryPolicy,
     watches: Vec<WatchBatching>,
+    /// Alerts the server accepted whose "sent" could not be recorded (a database error):
+    /// recorded before anything claimed is queued again, so they are not sent twice.
+    sent_unrecorded: std::sync::Mutex<Vec<(i64, i64)>>,
 }
 
 /// Alerts claimed per round trip to the database.
@@ -98,7 +101,29 @@ impl Notifier {
             from,
             policy,
             watches,
+            sent_unrecorded: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Records as sent the alerts whose "sent" a database error kept from being recorded.
+    /// Call it before queueing claimed alerts again after such an error.
+    pub async fn record_unrecorded_sends(&self) -> Result<(), StoreError> {
+        let pending = std::mem::take(
+            &mut *self
+                .sent_unrecorded
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        for (index, &(id, at)) in pending.iter().enumerate() {
+            if let Err(e) = self.store.mark_sent(id, at).await {
+                self.sent_unrecorded
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend_from_slice(&pending[index..]);
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     /// The period boundary a watch's waiting matches are gathered at.
@@ -226,7 +251,14 @@ impl Notifier {
         };
         match sent {
             Ok(()) => {
-                self.store.mark_sent(alert.id, now()).await?;
+                let sent_at = now();
+                if let Err(e) = self.store.mark_sent(alert.id, sent_at).await {
+                    self.sent_unrecorded
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((alert.id, sent_at));
+                    return Err(e);
+                }
                 report.sent += 1;
                 let to: Vec<String> = to.iter().map(|m| m.email.to_string()).collect();
                 info!(

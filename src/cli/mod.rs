@@ -1,14 +1,25 @@
 //! Command-line arguments and the dispatch to each subcommand.
 
 /// `println!` for command output, except that a closed pipe (`newswatch alerts | head`) ends
-/// the program quietly, as the reader has seen what it wanted, instead of panicking.
+/// the program quietly, as the reader has seen what it wanted, and any other write error
+/// (a full disk) ends it with an error, instead of panicking.
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        if writeln!(std::io::stdout().lock(), $($arg)*).is_err() {
-            std::process::exit(0);
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::cli::output_failed(&e);
         }
     }};
+}
+
+/// Ends the program after standard output failed: quietly for a closed pipe, else with an
+/// error. Command output is written after the database work it reports is committed.
+fn output_failed(error: &std::io::Error) -> ! {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: cannot write the output: {error}");
+    std::process::exit(i32::from(EXIT_FAILURE));
 }
 
 mod alerts;

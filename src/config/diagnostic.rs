@@ -64,7 +64,16 @@ impl ConfigError {
 
     /// A syntax or schema error reported by the TOML parser.
     pub fn from_toml(source: &ConfigSource, error: &toml::de::Error) -> Self {
-        let message = error.message().trim_end().to_string();
+        let mut message = error.message().trim_end().to_string();
+        let about_a_password = error.span().is_some_and(|span| {
+            password_spans(&source.text).iter().any(|secret| {
+                secret.start < span.end.max(span.start + 1) && span.start < secret.end
+            })
+        });
+        if about_a_password {
+            // Messages quote the value ("invalid type: integer `123456`").
+            message = hide_quoted(&message);
+        }
         let help = if message.contains("unknown field") {
             "remove the key or fix its spelling; the README lists every key"
         } else if message.contains("missing field") {
@@ -167,6 +176,11 @@ fn password_spans(text: &str) -> Vec<Range<usize>> {
         };
         let value = value.trim_start_matches([' ', '\t']);
         let Some(quote) = value.chars().next().filter(|q| matches!(q, '"' | '\'')) else {
+            // Not a string (a forgotten quote, a number): hidden to the end of the line.
+            let start = text.len() - value.len();
+            let end = value.find('\n').map_or(text.len(), |i| start + i);
+            spans.push(start..end);
+            from = end;
             continue;
         };
         let quotes = if value.starts_with(&quote.to_string().repeat(3)) {
@@ -180,6 +194,16 @@ fn password_spans(text: &str) -> Vec<Range<usize>> {
         from = end;
     }
     spans
+}
+
+/// `message` with every `quoted` part replaced by asterisks.
+fn hide_quoted(message: &str) -> String {
+    message
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| if i % 2 == 1 { "***" } else { part })
+        .collect::<Vec<_>>()
+        .join("`")
 }
 
 /// Bytes of a string's body up to its closing quote(s); `"` strings have backslash escapes.
@@ -306,7 +330,7 @@ fn find_key(text: &str, keys: &[&str]) -> Option<Range<usize>> {
 
 #[cfg(test)]
 mod tests {
-    use super::{SNIPPET_CHARS, redact_passwords, window};
+    use super::{SNIPPET_CHARS, hide_quoted, redact_passwords, window};
 
     #[test]
     fn passwords_never_reach_a_snippet() {
@@ -354,6 +378,17 @@ mod tests {
         assert_eq!(underlined, "@nolist");
         let (whole, _) = window("short", 0..1);
         assert_eq!(whole, "short");
+    }
+
+    #[test]
+    fn a_password_that_is_not_a_string_is_hidden_too() {
+        let redacted = |text: &str| redact_passwords(text, 0..text.len());
+        assert_eq!(redacted("password = hunter2"), "password = *******");
+        assert_eq!(redacted("password = 123456 # x"), "password = **********");
+        assert_eq!(
+            hide_quoted("invalid type: integer `123456`, expected a string"),
+            "invalid type: integer `***`, expected a string"
+        );
     }
 
     #[test]

@@ -402,15 +402,20 @@ impl Config {
             path: path.to_path_buf(),
             text: text.to_string(),
         };
-        let (parsed, mut errors) = Self::deserialize_collecting(&source);
+        let (parsed, mut errors, blanked) = Self::deserialize_collecting(&source);
         let Some(mut config) = parsed else {
             return Err(ConfigErrors(errors));
         };
         config.source = source;
-        errors.extend(config.validate());
+        let mut problems = config.validate();
         if for_delivery {
-            config.validate_recipients(&mut errors);
+            config.validate_recipients(&mut problems);
         }
+        errors.extend(
+            problems
+                .into_iter()
+                .filter(|e| !recover::follows_from_blanking(e, &blanked)),
+        );
         errors.sort_by_key(|e| e.line);
         if errors.is_empty() {
             Ok(config)
@@ -421,16 +426,19 @@ impl Config {
 
     /// Deserialises the text, collecting every wrong key or value rather than only the first
     /// (see `recover`); also returns the configuration read from what was left, so that
-    /// validation can report the problems in the rest of the file too. A TOML syntax error
+    /// validation can report the problems in the rest of the file too (except those that may
+    /// only follow from a blanked line), and the lines blanked. A TOML syntax error
     /// is reported alone: past it nothing can be read reliably.
-    fn deserialize_collecting(source: &ConfigSource) -> (Option<Config>, Vec<ConfigError>) {
+    fn deserialize_collecting(
+        source: &ConfigSource,
+    ) -> (Option<Config>, Vec<ConfigError>, Vec<recover::Blanked>) {
         let mut errors = Vec::new();
         let mut text = source.text.clone();
-        let mut blanked: Vec<String> = Vec::new();
+        let mut blanked = Vec::new();
         let recoverable = text.parse::<toml::Table>().is_ok();
         while errors.len() < recover::MAX_ERRORS {
             let error = match toml::from_str::<Config>(&text) {
-                Ok(config) => return (Some(config), errors),
+                Ok(config) => return (Some(config), errors, blanked),
                 Err(error) => error,
             };
             if recover::echoes_a_blanked_key(&error, &blanked) {
@@ -442,11 +450,11 @@ impl Config {
                 .filter(|_| recoverable)
                 .and_then(|span| recover::blank_offending_line(&mut text, span));
             match next {
-                Some(key) => blanked.push(key),
+                Some(line) => blanked.push(line),
                 None => break,
             }
         }
-        (None, errors)
+        (None, errors, blanked)
     }
 
     fn error_at(&self, span: std::ops::Range<usize>, message: String, help: &str) -> ConfigError {

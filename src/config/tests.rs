@@ -254,3 +254,30 @@ fn a_syntax_error_is_reported_alone() {
     let errors = errors_of(&text);
     assert_eq!(errors.len(), 1, "{errors:?}");
 }
+
+#[test]
+fn a_wrong_value_is_not_reported_again_through_its_consequences() {
+    let text = VALID.replace(
+        "to = [\"analyst@example.org\"]",
+        "to = [\"analyst@example.org\", 7]\nmode = \"digets\"\nevery = \"1h\"",
+    ) + "\n[[watch]]\nname = \"Other\"\nquery = \"@nkorea\"\nto = [\"a@example.org\"]\n";
+    let errors = Config::parse_for_delivery(Path::new("config.toml"), &text)
+        .expect_err("rejected")
+        .0;
+    let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert!(
+        shown.iter().any(|e| e.contains("invalid type")),
+        "{shown:#?}"
+    );
+    assert!(shown.iter().any(|e| e.contains("digets")), "{shown:#?}");
+    assert!(
+        shown.iter().any(|e| e.contains("unknown list @nkorea")),
+        "problems in other tables are still reported: {shown:#?}"
+    );
+    assert!(
+        !shown
+            .iter()
+            .any(|e| e.contains("no recipients") || e.contains("every")),
+        "no echo of the blanked keys: {shown:#?}"
+    );
+}

@@ -81,6 +81,15 @@ impl HeldFeeds {
         self.held.remove(&feed);
     }
 
+    /// The earliest time after `now` at which a held feed may be polled again.
+    fn next_release(&self, now: i64) -> Option<i64> {
+        self.held
+            .values()
+            .map(|(_, until)| *until)
+            .filter(|until| *until > now)
+            .min()
+    }
+
     fn is_held(&self, feed: i64, now: i64) -> bool {
         self.held.get(&feed).is_some_and(|(_, until)| *until > now)
     }
@@ -318,6 +327,9 @@ impl Daemon {
         let notified = notifier
             .await
             .map_err(|e| DaemonError::Setup(format!("notifier task failed: {e}")));
+        if let Err(e) = self.notifier.record_unrecorded_sends().await {
+            error!(error = %e, "alerts the server accepted could not be recorded as sent; they will be sent again");
+        }
         self.store.close().await;
         notified
     }
@@ -396,7 +408,15 @@ impl Daemon {
                 });
             }
         }
-        let next_due = self.store.next_poll_at().await?.unwrap_or(now + 60);
+        // Feeds due now were started above, or are held back until their release.
+        let next_due = self
+            .store
+            .next_poll_after(now)
+            .await?
+            .into_iter()
+            .chain(held.next_release(now))
+            .min()
+            .unwrap_or(now + 60);
         Ok(Duration::from_secs(
             next_due.saturating_sub(now).clamp(1, 60) as u64,
         ))
@@ -408,9 +428,13 @@ impl Daemon {
             let wait = if claims_left_behind {
                 // A pass that failed may have left alerts claimed ("sending"). This loop is the
                 // only sender of this database (the lock file keeps other processes out) and it
-                // is between passes, so every claim is one of those: queue them again (one the
-                // server had accepted before the error goes out twice, as after a crash).
-                match self.store.requeue_claimed().await {
+                // is between passes, so every claim is one of those: queue them again, after
+                // recording the ones the server had already accepted.
+                let requeued = match self.notifier.record_unrecorded_sends().await {
+                    Ok(()) => self.store.requeue_claimed().await,
+                    Err(e) => Err(e),
+                };
+                match requeued {
                     Ok(requeued) => {
                         claims_left_behind = false;
                         if requeued > 0 {

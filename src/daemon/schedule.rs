@@ -48,7 +48,13 @@ impl Schedule {
     ) -> Duration {
         let exponent = consecutive_errors.saturating_sub(1).min(20);
         let cap = self.max_backoff.max(interval);
-        let backoff = jittered(interval.saturating_mul(1u32 << exponent).min(cap)).min(cap);
+        let doubled = interval.saturating_mul(1u32 << exponent);
+        let backoff = if doubled < cap {
+            jittered(doubled).min(cap)
+        } else {
+            // At the cap, jitter downwards, so that feeds failing together stay apart.
+            cap.mul_f64(0.9 + fastrand::f64() * 0.1).max(interval)
+        };
         match retry_after {
             Some(wait) => wait.min(MAX_RETRY_AFTER).max(backoff),
             None => backoff,
@@ -113,8 +119,19 @@ mod tests {
         assert!(within(s.after_failure(ten_min, 1, None), 600));
         assert!(within(s.after_failure(ten_min, 2, None), 1200));
         assert!(within(s.after_failure(ten_min, 4, None), 4800));
-        assert!(within(s.after_failure(ten_min, 30, None), 86400));
-        assert!(s.after_failure(ten_min, 30, None) <= Duration::from_secs(86400));
+        let capped: Vec<Duration> = (0..20)
+            .map(|_| s.after_failure(ten_min, 30, None))
+            .collect();
+        assert!(
+            capped
+                .iter()
+                .all(|d| *d <= Duration::from_secs(86400) && d.as_secs_f64() >= 0.9 * 86400.0),
+            "{capped:?}"
+        );
+        assert!(
+            capped.iter().any(|d| *d != capped[0]),
+            "feeds at the cap keep their jitter: {capped:?}"
+        );
         assert_eq!(
             s.after_failure(ten_min, 1, Some(Duration::from_secs(7200))),
             Duration::from_secs(7200)

@@ -218,11 +218,15 @@ impl Store {
         .await?)
     }
 
-    /// The earliest next poll among active feeds.
-    pub async fn next_poll_at(&self) -> Result<Option<i64>> {
-        let row = sqlx::query("SELECT MIN(next_poll_at) FROM feeds WHERE active = 1")
-            .fetch_one(&self.pool)
-            .await?;
+    /// The earliest next poll among active feeds not yet due at `now` (those due are being
+    /// polled, or held back by the scheduler).
+    pub async fn next_poll_after(&self, now: i64) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "SELECT MIN(next_poll_at) FROM feeds WHERE active = 1 AND next_poll_at > $1",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(row.try_get::<Option<i64>, _>(0)?)
     }
 
