@@ -19,7 +19,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{FeedServer, Item, ReceivedMail, Route, SmtpServer, SmtpStage, rss, wait_until};
+use support::{
+    FeedServer, Item, ReceivedMail, Route, SmtpServer, SmtpStage, Stall, rss, wait_until,
+};
 use tempfile::TempDir;
 
 const RECIPIENT: &str = "analyst@example.org";
@@ -1287,8 +1289,14 @@ fn a_wrong_password_keeps_the_alert_queued_until_it_is_fixed() {
         email: "retry_initial = \"1s\"\nretry_max = \"1s\"\n",
         watch: "",
     });
-    env.once()
-        .assert_success("newswatch once with a wrong password");
+    // The refused login is the mail server's answer to the whole session: `once` says so
+    // with a non-zero exit, and the alert stays queued.
+    let refused = env.run(&["once"]);
+    assert!(
+        !refused.status.success() && refused.stderr.contains("535"),
+        "{}",
+        refused.describe()
+    );
     assert!(smtp.messages().is_empty());
     let queued = env.alerts(&["--status", "queued"]);
     assert_eq!(queued.len(), 1, "the alert waits for a retry: {queued:#?}");
@@ -1299,7 +1307,7 @@ fn a_wrong_password_keeps_the_alert_queued_until_it_is_fixed() {
     std::fs::write(&password_file, PASSWORD).expect("fix the password file");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while env.alerts(&["--status", "sent"]).is_empty() && std::time::Instant::now() < deadline {
-        env.once();
+        env.run(&["once"]);
     }
     let mails = smtp.wait_for_exactly(1, Duration::from_secs(10), Duration::from_millis(300));
     assert_eq!(
@@ -1529,4 +1537,316 @@ fn implicit_tls_with_a_private_ca_delivers() {
     let alerts = env.alerts(&[]);
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0]["status"], "sent");
+}
+
+// ------------------------------------------------------------------------------------------
+// A hung or crawling mail server, and recipients refused one by one.
+// ------------------------------------------------------------------------------------------
+
+/// `[email.smtp]` for a plain server with this timeout.
+fn plain_smtp_with_timeout(port: u16, timeout: &str) -> String {
+    format!("host = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\ntimeout = \"{timeout}\"\n")
+}
+
+/// The server stalls (accepts and never answers, or answers a byte a second) for 20 s, then
+/// recovers: each of ten alerts arrives exactly once within 60 s of the recovery, and the stall
+/// is logged with the server's address.
+fn stalled_server_then_recovery_delivers_each_alert_once(stall: Stall) {
+    let smtp = SmtpServer::start();
+    smtp.set_stall(Some(stall));
+    let (_feed, feed_url) = feed_with(&pyongyang_items("stall", 10));
+    let env = Env::new();
+    env.write_config(&Setup {
+        feed_url: &feed_url,
+        smtp: plain_smtp_with_timeout(smtp.port(), "3s"),
+        email: "retry_initial = \"2s\"\nretry_max = \"10s\"\n",
+        watch: "max_per_hour = 0\n",
+    });
+    let stalled_at = Instant::now();
+    let mut daemon = env.daemon();
+    let attempted = wait_until(Duration::from_secs(20), || {
+        env.alerts(&[])
+            .iter()
+            .any(|a| a["attempts"].as_i64().unwrap_or(0) >= 1 && a["status"] == "queued")
+    });
+    assert!(
+        attempted,
+        "a stalled attempt should be recorded on an alert: {:#?}\n--- stderr ---\n{}",
+        env.alerts(&[]),
+        daemon.stderr()
+    );
+    let stalled_alert = env
+        .alerts(&[])
+        .into_iter()
+        .find(|a| a["attempts"].as_i64().unwrap_or(0) >= 1)
+        .expect("an attempted alert");
+    let error = stalled_alert["last_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains(&format!("127.0.0.1:{}", smtp.port())),
+        "the alert's error names the server: {stalled_alert:#}"
+    );
+    std::thread::sleep(Duration::from_secs(20).saturating_sub(stalled_at.elapsed()));
+    smtp.set_stall(None);
+    let recovered_at = Instant::now();
+    smtp.wait_for(10, Duration::from_secs(60));
+    let delivered_after = recovered_at.elapsed();
+    let mails = smtp.wait_for_exactly(10, Duration::ZERO, Duration::from_secs(3));
+    assert_eq!(distinct_ids(&mails).len(), 10, "{mails:#?}");
+    let stderr = daemon.stderr();
+    assert!(
+        stderr.contains("mail server unavailable")
+            && stderr.contains(&format!("127.0.0.1:{}", smtp.port())),
+        "the stall is logged with the server's address:\n{stderr}"
+    );
+    let (status, _) = daemon.terminate(Duration::from_secs(15));
+    assert!(status.success(), "{status}");
+    eprintln!("{stall:?}: all 10 delivered {delivered_after:?} after the server recovered");
+}
+
+#[test]
+fn a_silent_server_holds_nothing_up_and_every_alert_goes_out_once_it_recovers() {
+    stalled_server_then_recovery_delivers_each_alert_once(Stall::Silent);
+}
+
+#[test]
+fn a_server_answering_one_byte_a_second_is_dropped_and_retried() {
+    stalled_server_then_recovery_delivers_each_alert_once(Stall::Trickle(Duration::from_secs(1)));
+}
+
+/// `once` against a server that never answers (or crawls) ends within twice the timeout, with
+/// a non-zero exit that names the server, and the alert stays queued with the error.
+fn once_against_a_stalled_server_ends_in_time(stall: Stall) {
+    let smtp = SmtpServer::start();
+    smtp.set_stall(Some(stall));
+    let (_feed, feed_url) = feed_with(&pyongyang_items("hung", 3));
+    let env = Env::new();
+    env.write_config(&Setup {
+        feed_url: &feed_url,
+        smtp: plain_smtp_with_timeout(smtp.port(), "4s"),
+        email: "",
+        watch: "max_per_hour = 0\n",
+    });
+    let started = Instant::now();
+    let run = env.run(&["once"]);
+    let took = started.elapsed();
+    assert!(!run.status.success(), "{}", run.describe());
+    assert!(
+        took < Duration::from_secs(8),
+        "once took {took:?}, more than twice the 4 s timeout\n{}",
+        run.describe()
+    );
+    assert!(
+        run.stderr.contains(&format!("127.0.0.1:{}", smtp.port())),
+        "{}",
+        run.describe()
+    );
+    assert!(smtp.messages().is_empty());
+    let alerts = env.alerts(&[]);
+    assert_eq!(alerts.len(), 3, "{alerts:#?}");
+    assert!(
+        alerts.iter().all(|a| a["status"] == "queued"),
+        "{alerts:#?}"
+    );
+    eprintln!("{stall:?}: once ended in {took:?}");
+}
+
+#[test]
+fn once_against_a_silent_server_ends_within_twice_the_timeout() {
+    once_against_a_stalled_server_ends_in_time(Stall::Silent);
+}
+
+#[test]
+fn once_against_a_crawling_server_ends_within_twice_the_timeout() {
+    once_against_a_stalled_server_ends_in_time(Stall::Trickle(Duration::from_secs(1)));
+}
+
+/// Two recipients, one of them stale: the good one gets every alert once, the stale one is
+/// shown as failed with the server's reply, and nothing is sent twice on the next run.
+#[test]
+fn a_rejected_recipient_does_not_hold_back_the_other() {
+    const STALE: &str = "stale@example.org";
+    let smtp = SmtpServer::start();
+    smtp.refuse_recipient(STALE, 550, "5.1.1 no such user here", None);
+    let (_feed, feed_url) = feed_with(&pyongyang_items("stale", 3));
+    let env = Env::new();
+    env.write_config(&Setup {
+        feed_url: &feed_url,
+        smtp: plain_smtp(smtp.port()),
+        email: "",
+        watch: "",
+    });
+    let config = std::fs::read_to_string(&env.config).expect("read config");
+    env.write_raw_config(&config.replace(
+        &format!("to = [\"{RECIPIENT}\"]"),
+        &format!("to = [\"{RECIPIENT}\", \"{STALE}\"]"),
+    ));
+    env.once();
+    let mails = smtp.wait_for_exactly(3, Duration::from_secs(10), Duration::from_millis(300));
+    assert!(
+        mails.iter().all(|m| m.to == [RECIPIENT]),
+        "each mail goes to the good recipient alone: {mails:#?}"
+    );
+    assert_eq!(distinct_ids(&mails).len(), 3);
+    let alerts = env.alerts(&[]);
+    assert_eq!(alerts.len(), 3, "{alerts:#?}");
+    for alert in &alerts {
+        assert_eq!(alert["status"], "failed", "{alert:#}");
+        let deliveries = alert["deliveries"].as_array().expect("deliveries");
+        let state = |address: &str| {
+            deliveries
+                .iter()
+                .find(|d| d["address"] == address)
+                .unwrap_or_else(|| panic!("no delivery for {address}: {alert:#}"))
+                .clone()
+        };
+        assert_eq!(state(RECIPIENT)["status"], "sent", "{alert:#}");
+        let stale = state(STALE);
+        assert_eq!(stale["status"], "failed", "{alert:#}");
+        assert!(
+            stale["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("550") && e.contains("no such user")),
+            "the server's reply is kept: {alert:#}"
+        );
+    }
+    let table = env.run(&["alerts"]);
+    assert!(
+        table.stdout.contains(&format!("{STALE} (failed)")),
+        "{}",
+        table.describe()
+    );
+    // Another run sends nothing again, and retrying the failed alerts reaches only the
+    // address that was refused (now refused for a while): the good one gets nothing twice.
+    env.once();
+    assert_eq!(smtp.messages().len(), 3);
+    env.run(&["alerts", "retry", "--failed"])
+        .assert_success("alerts retry --failed");
+    smtp.refuse_recipient(STALE, 451, "4.2.0 still not here", None);
+    env.run(&["once"]);
+    assert_eq!(
+        smtp.messages().len(),
+        3,
+        "a retry never re-sends to the recipient who has it: {:#?}",
+        smtp.messages()
+    );
+    let tried_again = smtp
+        .events()
+        .iter()
+        .filter(|e| e.as_str() == format!("injected 451 for {STALE}"))
+        .count();
+    assert_eq!(tried_again, 3, "{:#?}", smtp.events());
+}
+
+/// A 451 for one recipient, accepted later: each recipient gets each alert exactly once.
+#[test]
+fn a_deferred_recipient_is_retried_alone_and_each_gets_each_alert_once() {
+    const SLOW: &str = "slow@example.org";
+    let smtp = SmtpServer::start();
+    smtp.refuse_recipient(SLOW, 451, "4.2.1 mailbox busy, try later", Some(2));
+    let (_feed, feed_url) = feed_with(&pyongyang_items("defer", 3));
+    let env = Env::new();
+    env.write_config(&Setup {
+        feed_url: &feed_url,
+        smtp: plain_smtp(smtp.port()),
+        email: "retry_initial = \"1s\"\nretry_max = \"2s\"\n",
+        watch: "max_per_hour = 0\n",
+    });
+    let config = std::fs::read_to_string(&env.config).expect("read config");
+    env.write_raw_config(&config.replace(
+        &format!("to = [\"{RECIPIENT}\"]"),
+        &format!("to = [\"{RECIPIENT}\", \"{SLOW}\"]"),
+    ));
+    let mut daemon = env.daemon();
+    smtp.wait_for(6, Duration::from_secs(30));
+    let settled = wait_until(Duration::from_secs(10), || {
+        env.alert_counts().get("sent") == Some(&3)
+    });
+    assert!(settled, "{:#?}", env.alerts(&[]));
+    std::thread::sleep(Duration::from_secs(3));
+    let mails = smtp.messages();
+    let mut per_pair: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for mail in &mails {
+        for to in &mail.to {
+            *per_pair.entry((to.clone(), message_id(mail))).or_default() += 1;
+        }
+    }
+    assert_eq!(
+        per_pair.len(),
+        6,
+        "two recipients × three alerts: {per_pair:#?}"
+    );
+    assert!(
+        per_pair.values().all(|&n| n == 1),
+        "each recipient gets each alert once: {per_pair:#?}"
+    );
+    assert_eq!(
+        smtp.events()
+            .iter()
+            .filter(|e| e.starts_with("injected 451"))
+            .count(),
+        2
+    );
+    let (status, _) = daemon.terminate(Duration::from_secs(10));
+    assert!(status.success(), "{status}");
+}
+
+/// A second process that reaches the database through a symlink finds the first one's lock.
+#[test]
+fn a_symlink_to_the_database_does_not_get_past_the_lock() {
+    let smtp = SmtpServer::start();
+    let (_feed, feed_url) = feed_with(&pyongyang_items("link", 1));
+    let env = Env::new();
+    env.write_config(&Setup {
+        feed_url: &feed_url,
+        smtp: plain_smtp(smtp.port()),
+        email: "",
+        watch: "",
+    });
+    env.once();
+    let database = env.path().join("newswatch.db");
+    let other_dir = env.path().join("elsewhere");
+    std::fs::create_dir(&other_dir).expect("create dir");
+    let link = other_dir.join("linked.db");
+    std::os::unix::fs::symlink(&database, &link).expect("symlink");
+    let config = std::fs::read_to_string(&env.config).expect("read config");
+    let linked_config = env.path().join("linked.toml");
+    std::fs::write(
+        &linked_config,
+        config.replace(
+            &format!("sqlite://{}", database.display()),
+            &format!("sqlite://{}", link.display()),
+        ),
+    )
+    .expect("write config");
+    let mut daemon = env.daemon();
+    let locked = wait_until(Duration::from_secs(20), || {
+        daemon.stderr().contains("newswatch started")
+    });
+    assert!(locked, "{}", daemon.stderr());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_newswatch"));
+    command
+        .arg("--config")
+        .arg(&linked_config)
+        .arg("once")
+        .current_dir(&other_dir)
+        .env_remove("NEWSWATCH_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut second = Running::spawn(command);
+    let status = second
+        .wait_timeout(COMMAND_TIMEOUT)
+        .expect("the second once ends");
+    let second = Run {
+        status,
+        stdout: second.stdout(),
+        stderr: second.stderr(),
+    };
+    assert!(
+        !second.status.success() && second.stderr.contains("another newswatch process"),
+        "{}",
+        second.describe()
+    );
+    let (status, _) = daemon.terminate(Duration::from_secs(10));
+    assert!(status.success(), "{status}");
 }

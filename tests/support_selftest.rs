@@ -440,3 +440,61 @@ fn feed_builders_and_mime_helpers() {
     assert_eq!(m.header("subject").as_deref(), Some("folded line"));
     assert_eq!(m.body_text().as_deref(), Some("softbreak = ok\n"));
 }
+
+/// Plain `#[test]`: the stall modes and per-recipient refusals, seen by a raw TCP client.
+#[test]
+fn smtp_stalls_and_refuses_single_recipients() {
+    let smtp = SmtpServer::start();
+    let read_line = |stream: &mut TcpStream| {
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        while stream.read(&mut byte).unwrap_or(0) == 1 {
+            line.push(byte[0]);
+            if byte[0] == b'\n' {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&line).into_owned()
+    };
+
+    smtp.set_stall(Some(Stall::Silent));
+    let mut silent = TcpStream::connect(smtp.addr()).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let quiet = silent.read(&mut buf);
+    assert!(
+        matches!(&quiet, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut),
+        "a silent server sends no greeting: {quiet:?}"
+    );
+
+    smtp.set_stall(Some(Stall::Trickle(Duration::from_millis(100))));
+    let mut slow = TcpStream::connect(smtp.addr()).unwrap();
+    let started = Instant::now();
+    let greeting = read_line(&mut slow);
+    assert!(greeting.starts_with("220"), "{greeting:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(100) * (greeting.len() as u32 - 1),
+        "one byte per 100 ms: {greeting:?} in {:?}",
+        started.elapsed()
+    );
+
+    smtp.set_stall(None);
+    smtp.refuse_recipient("stale@example.org", 550, "no such user", None);
+    let mut good = TcpStream::connect(smtp.addr()).unwrap();
+    assert!(read_line(&mut good).starts_with("220"));
+    for (command, expect) in [
+        ("EHLO client.test\r\n", "250"),
+        ("MAIL FROM:<a@example.org>\r\n", "250"),
+        ("RCPT TO:<stale@example.org>\r\n", "550"),
+        ("RCPT TO:<fine@example.org>\r\n", "250"),
+    ] {
+        good.write_all(command.as_bytes()).unwrap();
+        let mut reply = read_line(&mut good);
+        while reply.as_bytes().get(3) == Some(&b'-') {
+            reply = read_line(&mut good);
+        }
+        assert!(reply.starts_with(expect), "{command:?} → {reply:?}");
+    }
+}

@@ -3,10 +3,11 @@
 pub mod batch;
 pub mod notifier;
 pub mod render;
+mod smtp;
 pub mod transport;
 
 pub use notifier::{DeliveryReport, Notifier, RetryPolicy, WatchBatching};
-pub use transport::{DeliveryError, Mailer, TransportSetupError};
+pub use transport::{DeliveryError, Mailer, RecipientOutcome, TransportSetupError};
 
 use sha2::{Digest, Sha256};
 

@@ -1,22 +1,27 @@
-//! Draining the outbox: claim the alerts that are due, render each, send it, and record the
-//! result. An alert is marked sent only after the transport accepted it; a transient failure
-//! is retried with exponential backoff and jitter until `give_up_after`, a permanent one (or
-//! the deadline) marks it failed, loudly.
+//! Draining the outbox: claim the alerts that are due, render each, offer it to each recipient
+//! that does not have it yet, and record each recipient's outcome as the server gives it. A
+//! recipient is marked sent only after the server accepted the mail for it; a deferred one is
+//! retried with exponential backoff and jitter until `give_up_after`, a refused one is failed,
+//! loudly, without holding back the others. A server that cannot be reached or stalls ends the
+//! pass and pauses delivery with the same backoff, so one hung server costs one timeout.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use lettre::Address;
 use lettre::message::Mailbox;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use super::batch::{hour_start, latest_boundary, next_boundary};
 use super::render::{AlertBody, AlertMail, Item, render};
-use super::transport::{DeliveryError, Mailer};
+use super::transport::{DeliveryError, MailSession, Mailer, OutgoingMail, RecipientOutcome};
 use super::{batch_message_id, message_id_domain, short_hash};
 use crate::config::{DigestSchedule, EmailConfig};
 use crate::rules::Hit;
-use crate::store::{AlertDetail, BatchItem, MatchDelivery, NewBatch, Store, StoreError};
+use crate::store::{
+    AlertDetail, AlertStatus, BatchItem, MatchDelivery, NewBatch, SentRecord, Store, StoreError,
+};
 
 /// When to try a failed delivery again.
 #[derive(Debug, Clone, Copy)]
@@ -56,11 +61,27 @@ impl RetryPolicy {
 }
 
 /// What one pass over the outbox did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryReport {
     pub sent: usize,
     pub retried: usize,
     pub failed: usize,
+    /// Set when the pass ended because the mail server could not be reached or stalled.
+    pub unavailable: Option<String>,
+}
+
+/// Whether a delivery pass goes on to the next alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Stop,
+}
+
+/// A mail server that could not be reached: how many passes in a row, and no pass before.
+#[derive(Debug, Clone, Copy, Default)]
+struct ServerPause {
+    failures: u32,
+    until: i64,
 }
 
 /// What the notifier needs to know of a watch to gather its batch alerts.
@@ -79,9 +100,11 @@ pub struct Notifier {
     from: Mailbox,
     policy: RetryPolicy,
     watches: Vec<WatchBatching>,
-    /// Alerts the server accepted whose "sent" could not be recorded (a database error):
+    /// Recipients the server accepted whose "sent" could not be recorded (a database error):
     /// recorded before anything claimed is queued again, so they are not sent twice.
-    sent_unrecorded: std::sync::Mutex<Vec<(i64, i64)>>,
+    sent_unrecorded: std::sync::Mutex<Vec<SentRecord>>,
+    /// Set while the mail server is unavailable: no pass starts before its end.
+    pause: std::sync::Mutex<ServerPause>,
 }
 
 /// Alerts claimed per round trip to the database.
@@ -102,7 +125,26 @@ impl Notifier {
             policy,
             watches,
             sent_unrecorded: std::sync::Mutex::new(Vec::new()),
+            pause: std::sync::Mutex::new(ServerPause::default()),
         }
+    }
+
+    /// When delivery may start again after the mail server was unavailable (`None`: now).
+    pub fn paused_until(&self, now: i64) -> Option<i64> {
+        let pause = *self.pause.lock().unwrap_or_else(|p| p.into_inner());
+        (pause.until > now).then_some(pause.until)
+    }
+
+    fn server_unavailable(&self, now: i64) -> Duration {
+        let mut pause = self.pause.lock().unwrap_or_else(|p| p.into_inner());
+        pause.failures = pause.failures.saturating_add(1);
+        let wait = self.policy.delay(pause.failures);
+        pause.until = now + wait.as_secs().max(1) as i64;
+        wait
+    }
+
+    fn server_available(&self) {
+        *self.pause.lock().unwrap_or_else(|p| p.into_inner()) = ServerPause::default();
     }
 
     /// Records as sent the alerts whose "sent" a database error kept from being recorded.
@@ -114,8 +156,8 @@ impl Notifier {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner()),
         );
-        for (index, &(id, at)) in pending.iter().enumerate() {
-            if let Err(e) = self.store.mark_sent(id, at).await {
+        for (index, sent) in pending.iter().enumerate() {
+            if let Err(e) = self.store.recipient_sent(sent).await {
                 self.sent_unrecorded
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -182,34 +224,57 @@ impl Notifier {
         Ok(next)
     }
 
-    /// Sends every alert due now, until none is left or `shutdown` fires (the message in
-    /// flight is finished; claimed ones not yet started go back to the queue).
+    /// Sends every alert due now, until none is left, the mail server is unavailable, or
+    /// `shutdown` fires (the message in flight is finished; claimed ones not yet started go
+    /// back to the queue).
     pub async fn deliver_due(
         &self,
         shutdown: &CancellationToken,
     ) -> Result<DeliveryReport, StoreError> {
         let mut report = DeliveryReport::default();
         self.gather_batches().await?;
+        if self.paused_until(now()).is_some() {
+            return Ok(report);
+        }
+        let mut session = self.mailer.session();
+        let passed = self
+            .deliver_claimed(&mut session, &mut report, shutdown)
+            .await;
+        session.finish().await;
+        passed.map(|()| report)
+    }
+
+    async fn deliver_claimed(
+        &self,
+        session: &mut MailSession<'_>,
+        report: &mut DeliveryReport,
+        shutdown: &CancellationToken,
+    ) -> Result<(), StoreError> {
         loop {
             if shutdown.is_cancelled() {
-                return Ok(report);
+                return Ok(());
             }
             let claimed = self.store.claim_due_alerts(now(), CLAIM_BATCH).await?;
             if claimed.is_empty() {
-                return Ok(report);
+                return Ok(());
             }
             let mut pending = claimed.into_iter();
+            let mut flow = Flow::Continue;
             for alert in pending.by_ref() {
                 let span = info_span!("deliver", alert = alert.id, watch = %alert.watch);
-                self.deliver(alert, &mut report, shutdown)
+                flow = self
+                    .deliver(alert, session, report, shutdown)
                     .instrument(span)
                     .await?;
-                if shutdown.is_cancelled() {
+                if flow == Flow::Stop || shutdown.is_cancelled() {
                     break;
                 }
             }
             for alert in pending {
                 self.store.release_claim(alert.id).await?;
+            }
+            if flow == Flow::Stop {
+                return Ok(());
             }
         }
     }
@@ -217,21 +282,30 @@ impl Notifier {
     async fn deliver(
         &self,
         alert: AlertDetail,
+        session: &mut MailSession<'_>,
         report: &mut DeliveryReport,
         shutdown: &CancellationToken,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Flow, StoreError> {
         let started = std::time::Instant::now();
         let prepared = match recipients(&alert) {
-            Ok(to) => self.render(&alert, &to).await?.map(|message| (to, message)),
+            Ok(to) => self.render(&alert, &to).await?,
             Err(e) => Err(e),
         };
-        let (to, message) = match prepared {
+        let prepared = prepared.and_then(|message| {
+            let from = message
+                .envelope()
+                .from()
+                .cloned()
+                .ok_or_else(|| "the message has no sender".to_string())?;
+            Ok((from, message.formatted()))
+        });
+        let (from, bytes) = match prepared {
             Ok(prepared) => prepared,
             Err(e) => {
                 error!(error = %e, "alert cannot be sent; marked failed");
                 self.store.mark_failed(alert.id, &e).await?;
                 report.failed += 1;
-                return Ok(());
+                return Ok(Flow::Continue);
             }
         };
         // The Message-ID's hash keeps two databases writing into one directory from
@@ -241,55 +315,121 @@ impl Notifier {
             alert.id,
             short_hash(alert.message_id.as_bytes(), 4)
         );
-        let sent = tokio::select! {
-            sent = self.mailer.send(&message, &stem) => sent,
-            _ = grace_after(shutdown) => {
-                warn!("shutting down: abandoning a delivery that did not finish in time; it stays queued");
-                self.store.release_claim(alert.id).await?;
-                return Ok(());
-            }
+        let mail = OutgoingMail {
+            from: &from,
+            bytes: &bytes,
+            file_stem: &stem,
         };
-        match sent {
-            Ok(()) => {
-                let sent_at = now();
-                if let Err(e) = self.store.mark_sent(alert.id, sent_at).await {
-                    self.sent_unrecorded
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push((alert.id, sent_at));
-                    return Err(e);
+        let mut accepted: Vec<String> = Vec::new();
+        let mut deferred: Option<String> = None;
+        let mut unavailable: Option<String> = None;
+        for address in self.store.pending_recipients(alert.id).await? {
+            let to = match recipient_address(&address) {
+                Ok(to) => to,
+                Err(e) => {
+                    error!(to = %address, error = %e, "recipient is not an address; failed");
+                    self.store.recipient_failed(alert.id, &address, &e).await?;
+                    continue;
                 }
-                report.sent += 1;
-                let to: Vec<String> = to.iter().map(|m| m.email.to_string()).collect();
-                info!(
-                    to = %to.join(", "),
-                    title = %alert.title.as_deref().unwrap_or(&alert.kind),
-                    ms = started.elapsed().as_millis() as u64,
-                    "alert sent"
-                );
-            }
-            Err(DeliveryError::Transient(reason)) => {
-                let attempts = u32::try_from(alert.attempts).unwrap_or(u32::MAX);
-                match self.policy.next_attempt(attempts, alert.queued_at, now()) {
-                    Some(retry_at) => {
-                        warn!(error = %reason, attempts, retry_in_s = retry_at - now(), "delivery failed; will retry");
-                        self.store.mark_retry(alert.id, &reason, retry_at).await?;
-                        report.retried += 1;
-                    }
-                    None => {
-                        error!(error = %reason, attempts, "delivery kept failing; alert given up");
-                        self.store.mark_failed(alert.id, &reason).await?;
-                        report.failed += 1;
-                    }
+            };
+            let outcome = tokio::select! {
+                outcome = session.send(&mail, &to) => outcome,
+                _ = grace_after(shutdown) => {
+                    warn!("shutting down: abandoning a delivery that did not finish in time; it stays queued");
+                    self.store.release_claim(alert.id).await?;
+                    return Ok(Flow::Stop);
                 }
-            }
-            Err(DeliveryError::Permanent(reason)) => {
-                error!(error = %reason, "delivery refused permanently; alert given up");
-                self.store.mark_failed(alert.id, &reason).await?;
-                report.failed += 1;
+            };
+            match outcome {
+                Ok(RecipientOutcome::Accepted(reply)) => {
+                    let sent = SentRecord {
+                        alert_id: alert.id,
+                        address: address.clone(),
+                        at: now(),
+                    };
+                    if let Err(e) = self.store.recipient_sent(&sent).await {
+                        self.sent_unrecorded
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push(sent);
+                        return Err(e);
+                    }
+                    tracing::debug!(to = %address, reply = %reply, "accepted");
+                    accepted.push(address);
+                }
+                Ok(RecipientOutcome::Refused(reply)) => {
+                    error!(to = %address, error = %reply, "recipient refused for good; the other recipients still get the alert");
+                    self.store
+                        .recipient_failed(alert.id, &address, &reply)
+                        .await?;
+                }
+                Ok(RecipientOutcome::Deferred(reply)) => {
+                    warn!(to = %address, error = %reply, "recipient deferred by the server");
+                    self.store
+                        .recipient_deferred(alert.id, &address, &reply)
+                        .await?;
+                    deferred = Some(reply);
+                }
+                Err(DeliveryError::Permanent(reason)) => {
+                    error!(to = %address, error = %reason, "alert cannot be sent to this recipient; failed");
+                    self.store
+                        .recipient_failed(alert.id, &address, &reason)
+                        .await?;
+                }
+                Err(DeliveryError::Unavailable(reason)) => {
+                    self.store
+                        .recipient_deferred(alert.id, &address, &reason)
+                        .await?;
+                    unavailable = Some(reason);
+                    break;
+                }
             }
         }
-        Ok(())
+        if !accepted.is_empty() {
+            self.server_available();
+        }
+        let still_pending = unavailable.clone().or(deferred);
+        if let Some(reason) = still_pending {
+            let attempts = u32::try_from(alert.attempts).unwrap_or(u32::MAX);
+            match self.policy.next_attempt(attempts, alert.queued_at, now()) {
+                Some(retry_at) => {
+                    warn!(error = %reason, attempts, retry_in_s = retry_at - now(), "delivery failed; will retry");
+                    self.store.mark_retry(alert.id, &reason, retry_at).await?;
+                    report.retried += 1;
+                }
+                None => {
+                    error!(error = %reason, attempts, "delivery kept failing; alert given up");
+                    self.store.mark_failed(alert.id, &reason).await?;
+                    report.failed += 1;
+                }
+            }
+        } else {
+            match self.store.finish_alert(alert.id).await? {
+                AlertStatus::Failed => report.failed += 1,
+                _ => report.sent += 1,
+            }
+        }
+        if !accepted.is_empty() {
+            info!(
+                to = %accepted.join(", "),
+                title = %alert.title.as_deref().unwrap_or(&alert.kind),
+                ms = started.elapsed().as_millis() as u64,
+                "alert sent"
+            );
+        }
+        match unavailable {
+            Some(reason) => {
+                let pause = self.server_unavailable(now());
+                warn!(
+                    error = %reason,
+                    pause_s = pause.as_secs(),
+                    "mail server unavailable; delivery paused, every alert stays queued"
+                );
+                report.unavailable = Some(reason);
+                Ok(Flow::Stop)
+            }
+            None => Ok(Flow::Continue),
+        }
     }
 
     /// Builds the message; the outer error is the database's, the inner one says why this
@@ -372,6 +512,14 @@ fn timestamp(seconds: Option<i64>) -> Option<DateTime<Utc>> {
 
 fn recipients(alert: &AlertDetail) -> Result<Vec<Mailbox>, String> {
     mailboxes(&alert.recipients)
+}
+
+/// The envelope address of a stored recipient (`a@b` or `Name <a@b>`).
+fn recipient_address(stored: &str) -> Result<Address, String> {
+    stored
+        .parse::<Mailbox>()
+        .map(|m| m.email)
+        .map_err(|e| format!("recipient {stored:?}: {e}"))
 }
 
 /// The stored recipients (a JSON array of addresses) as mailboxes, each address once.

@@ -1,25 +1,38 @@
-//! Getting a message out: SMTP (lettre, pooled connections, STARTTLS or TLS with verified
-//! certificates), one `.eml` file per alert written atomically, or the local `sendmail`.
-//! Failures are sorted into transient (try again later) and permanent (give up).
+//! Getting a message out: SMTP (STARTTLS or TLS with verified certificates, every step bounded
+//! in time), one `.eml` file per alert written atomically, or the local `sendmail`. Messages
+//! go one recipient at a time, and each recipient's outcome is reported as the server gives
+//! it: accepted, refused for good, or deferred.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use lettre::transport::smtp::PoolConfig;
+use lettre::Address;
+use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::transport::smtp::response::Category;
-use lettre::{AsyncSendmailTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::client::{Certificate, TlsParameters};
+use lettre::{AsyncSendmailTransport, AsyncTransport, Tokio1Executor};
 
+use super::smtp::{SmtpClient, SmtpSession, SmtpTls};
 use crate::config::{EmailConfig, SmtpConfig, SmtpSecurity, Transport};
 
-/// Why a message was not delivered.
+/// The server's verdict on one recipient of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecipientOutcome {
+    /// Accepted; the text is the server's reply.
+    Accepted(String),
+    /// Refused for good (a 5xx about the address or the message).
+    Refused(String),
+    /// Refused for now (a 4xx): try this recipient again later.
+    Deferred(String),
+}
+
+/// Why a message could not be offered to the server at all.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DeliveryError {
-    /// Worth retrying: connection failures, timeouts, 4xx replies.
+    /// The server or the destination could not be reached or talked to (refused, stalled,
+    /// broke off, unwritable directory): nothing was delivered; try later, after a pause.
     #[error("{0}")]
-    Transient(String),
-    /// Will not get better: 5xx replies, an unusable message.
+    Unavailable(String),
+    /// The message cannot be sent as it is (an address that is not one).
     #[error("{0}")]
     Permanent(String),
 }
@@ -32,7 +45,7 @@ pub struct TransportSetupError(pub String);
 /// The configured way to send mail.
 pub enum Mailer {
     File { dir: PathBuf },
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(SmtpClient),
     Sendmail(AsyncSendmailTransport<Tokio1Executor>),
 }
 
@@ -40,10 +53,18 @@ impl std::fmt::Debug for Mailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Mailer::File { dir } => write!(f, "file transport into {}", dir.display()),
-            Mailer::Smtp(_) => f.write_str("SMTP transport"),
+            Mailer::Smtp(client) => write!(f, "SMTP transport to {}", client.server()),
             Mailer::Sendmail(_) => f.write_str("sendmail transport"),
         }
     }
+}
+
+/// A message ready to go: the envelope sender, the bytes, and the file name for the file
+/// transport (the same alert always gets the same file, so a retry cannot make a second one).
+pub struct OutgoingMail<'a> {
+    pub from: &'a Address,
+    pub bytes: &'a [u8],
+    pub file_stem: &'a str,
 }
 
 impl Mailer {
@@ -61,25 +82,69 @@ impl Mailer {
                 let smtp = email.smtp.as_ref().ok_or_else(|| {
                     TransportSetupError("transport = \"smtp\" needs an [email.smtp] table".into())
                 })?;
-                smtp_transport(smtp.get_ref()).map(Mailer::Smtp)
+                smtp_client(smtp.get_ref()).map(Mailer::Smtp)
             }
         }
     }
 
-    /// Sends one message. `file_stem` names the file for the file transport: the same alert
-    /// always gets the same file, so a retry after a crash cannot make a second one.
-    pub async fn send(&self, message: &Message, file_stem: &str) -> Result<(), DeliveryError> {
-        match self {
-            Mailer::File { dir } => write_eml(dir, file_stem, &message.formatted()).await,
-            Mailer::Smtp(transport) => transport
-                .send(message.clone())
-                .await
-                .map(|_| ())
-                .map_err(classify_smtp),
-            Mailer::Sendmail(transport) => transport
-                .send(message.clone())
-                .await
-                .map_err(|e| DeliveryError::Transient(format!("sendmail: {e}"))),
+    /// A delivery pass: for SMTP one connection, opened on the first send and reused.
+    pub fn session(&self) -> MailSession<'_> {
+        MailSession {
+            mailer: self,
+            smtp: match self {
+                Mailer::Smtp(client) => Some(client.session()),
+                _ => None,
+            },
+            written: None,
+        }
+    }
+}
+
+/// Sends messages one recipient at a time over one pass of the outbox.
+pub struct MailSession<'a> {
+    mailer: &'a Mailer,
+    smtp: Option<SmtpSession<'a>>,
+    /// The file transport writes one file per message, whatever the recipients.
+    written: Option<String>,
+}
+
+impl MailSession<'_> {
+    /// Offers `mail` for `to`.
+    pub async fn send(
+        &mut self,
+        mail: &OutgoingMail<'_>,
+        to: &Address,
+    ) -> Result<RecipientOutcome, DeliveryError> {
+        match self.mailer {
+            Mailer::File { dir } => {
+                if self.written.as_deref() != Some(mail.file_stem) {
+                    write_eml(dir, mail.file_stem, mail.bytes).await?;
+                    self.written = Some(mail.file_stem.to_string());
+                }
+                Ok(RecipientOutcome::Accepted(format!(
+                    "written to {}",
+                    dir.display()
+                )))
+            }
+            Mailer::Smtp(_) => match self.smtp.as_mut() {
+                Some(session) => session.send(mail.from, to, mail.bytes).await,
+                None => Err(DeliveryError::Unavailable("no SMTP session".into())),
+            },
+            Mailer::Sendmail(transport) => {
+                let envelope = Envelope::new(Some(mail.from.clone()), vec![to.clone()])
+                    .map_err(|e| DeliveryError::Permanent(format!("envelope: {e}")))?;
+                match transport.send_raw(&envelope, mail.bytes).await {
+                    Ok(()) => Ok(RecipientOutcome::Accepted("sendmail accepted it".into())),
+                    Err(e) => Ok(RecipientOutcome::Deferred(format!("sendmail: {e}"))),
+                }
+            }
+        }
+    }
+
+    /// Ends the pass (QUIT for SMTP, briefly).
+    pub async fn finish(self) {
+        if let Some(session) = self.smtp {
+            session.finish().await;
         }
     }
 }
@@ -125,53 +190,33 @@ fn tls_parameters(smtp: &SmtpConfig) -> Result<TlsParameters, TransportSetupErro
         .map_err(|e| TransportSetupError(format!("TLS setup for {}: {e}", smtp.host)))
 }
 
-fn smtp_transport(
-    smtp: &SmtpConfig,
-) -> Result<AsyncSmtpTransport<Tokio1Executor>, TransportSetupError> {
+fn smtp_client(smtp: &SmtpConfig) -> Result<SmtpClient, TransportSetupError> {
     let tls = match smtp.security {
-        SmtpSecurity::Starttls => Tls::Required(tls_parameters(smtp)?),
-        SmtpSecurity::Tls => Tls::Wrapper(tls_parameters(smtp)?),
-        SmtpSecurity::None => Tls::None,
+        SmtpSecurity::Starttls => SmtpTls::Starttls(tls_parameters(smtp)?),
+        SmtpSecurity::Tls => SmtpTls::Wrapper(tls_parameters(smtp)?),
+        SmtpSecurity::None => SmtpTls::None,
     };
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.clone())
-        .port(smtp.port())
-        .tls(tls)
-        .timeout(Some(smtp.timeout.0))
-        .pool_config(
-            PoolConfig::new()
-                .max_size(2)
-                .idle_timeout(Duration::from_secs(60)),
-        );
-    if let Some(username) = &smtp.username {
-        let password = password(smtp)?.unwrap_or_default();
-        builder = builder.credentials(Credentials::new(username.clone(), password));
-    }
-    Ok(builder.build())
-}
-
-/// A 5xx reply about the message or its recipients (5.0.z syntax, 5.5.z mail system: unknown
-/// user, rejected content) is permanent. A 5xx about the session, such as 530/535 (login
-/// refused) or 521 (no mail here), is our configuration's fault, not the alert's: it is retried
-/// like a 4xx, so fixing the password lets the queue drain instead of failing every alert.
-fn classify_smtp(error: lettre::transport::smtp::Error) -> DeliveryError {
-    let text = crate::error_text::with_causes(&error);
-    let about_the_session = error.status().is_some_and(|code| {
-        matches!(
-            code.category,
-            Category::Connections | Category::Unspecified3
-        )
-    });
-    if error.is_permanent() && !about_the_session {
-        DeliveryError::Permanent(text)
-    } else {
-        DeliveryError::Transient(text)
-    }
+    let credentials = match &smtp.username {
+        Some(username) => Some(Credentials::new(
+            username.clone(),
+            password(smtp)?.unwrap_or_default(),
+        )),
+        None => None,
+    };
+    Ok(SmtpClient {
+        host: smtp.host.clone(),
+        port: smtp.port(),
+        tls,
+        credentials,
+        timeout: smtp.timeout.0,
+    })
 }
 
 /// Writes `bytes` to `dir/stem.eml` atomically: a temporary file, flushed, then renamed.
 async fn write_eml(dir: &Path, stem: &str, bytes: &[u8]) -> Result<(), DeliveryError> {
-    let io_error =
-        |e: std::io::Error| DeliveryError::Transient(format!("writing to {}: {e}", dir.display()));
+    let io_error = |e: std::io::Error| {
+        DeliveryError::Unavailable(format!("writing to {}: {e}", dir.display()))
+    };
     tokio::fs::create_dir_all(dir).await.map_err(io_error)?;
     let final_path = dir.join(format!("{stem}.eml"));
     let temp_path = dir.join(format!(".{stem}.eml.tmp"));

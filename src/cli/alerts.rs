@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use newswatch::config::parse_duration;
-use newswatch::store::{AlertRow, AlertStatus, Store};
+use newswatch::store::{AlertRow, AlertStatus, RecipientState, Store};
 use newswatch::wording::plural;
 
 use super::{EXIT_CONFIG, EXIT_FAILURE, format_time, load_config, open_store};
@@ -50,6 +50,8 @@ struct JsonAlert<'a> {
     link: Option<&'a str>,
     items: i64,
     recipients: Vec<String>,
+    /// Each recipient with its own state: pending, sent or failed (with the server's reply).
+    deliveries: &'a [RecipientState],
     attempts: i64,
     last_error: Option<&'a str>,
     created_at: i64,
@@ -131,8 +133,18 @@ async fn list(store: &Store, args: &AlertsArgs, since: Option<i64>) -> ExitCode 
             return ExitCode::from(EXIT_FAILURE);
         }
     };
+    let mut deliveries = Vec::with_capacity(alerts.len());
+    for alert in &alerts {
+        match store.recipient_states(alert.id).await {
+            Ok(states) => deliveries.push(states),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        }
+    }
     if args.json {
-        for alert in &alerts {
+        for (alert, deliveries) in alerts.iter().zip(&deliveries) {
             let line = JsonAlert {
                 id: alert.id,
                 watch: &alert.watch,
@@ -142,6 +154,7 @@ async fn list(store: &Store, args: &AlertsArgs, since: Option<i64>) -> ExitCode 
                 link: alert.article_link.as_deref(),
                 items: alert.item_count,
                 recipients: serde_json::from_str(&alert.recipients).unwrap_or_default(),
+                deliveries,
                 attempts: alert.attempts,
                 last_error: alert.last_error.as_deref(),
                 created_at: alert.created_at,
@@ -155,7 +168,7 @@ async fn list(store: &Store, args: &AlertsArgs, since: Option<i64>) -> ExitCode 
         return ExitCode::SUCCESS;
     }
     say!(
-        "{:>6}  {:<7}  {:<23}  {:<24}  {:<40}  {:<28}  {:>8}  LAST ERROR",
+        "{:>6}  {:<7}  {:<23}  {:<24}  {:<40}  {:<40}  {:>8}  LAST ERROR",
         "ID",
         "STATUS",
         "CREATED",
@@ -164,16 +177,16 @@ async fn list(store: &Store, args: &AlertsArgs, since: Option<i64>) -> ExitCode 
         "RECIPIENTS",
         "ATTEMPTS"
     );
-    for alert in &alerts {
-        let recipients: Vec<String> = serde_json::from_str(&alert.recipients).unwrap_or_default();
+    for (alert, deliveries) in alerts.iter().zip(&deliveries) {
+        let recipients = recipient_column(alert, deliveries);
         say!(
-            "{:>6}  {:<7}  {:<23}  {:<24}  {:<40}  {:<28}  {:>8}  {}",
+            "{:>6}  {:<7}  {:<23}  {:<24}  {:<40}  {:<40}  {:>8}  {}",
             alert.id,
             alert.status,
             format_time(Some(alert.created_at)),
             clip(&alert.watch, 24),
             clip(&describe(alert), 40),
-            clip(&recipients.join(", "), 28),
+            clip(&recipients, 40),
             alert.attempts,
             alert.last_error.as_deref().unwrap_or("")
         );
@@ -182,6 +195,32 @@ async fn list(store: &Store, args: &AlertsArgs, since: Option<i64>) -> ExitCode 
         say!("(no alerts)");
     }
     ExitCode::SUCCESS
+}
+
+/// The recipients; when they do not all stand alike, each with its state, refused ones first.
+fn recipient_column(alert: &AlertRow, deliveries: &[RecipientState]) -> String {
+    if deliveries.is_empty() {
+        let listed: Vec<String> = serde_json::from_str(&alert.recipients).unwrap_or_default();
+        return listed.join(", ");
+    }
+    let alike = deliveries.iter().all(|d| d.status == deliveries[0].status);
+    let mut ordered: Vec<&RecipientState> = deliveries.iter().collect();
+    ordered.sort_by_key(|d| match d.status.as_str() {
+        "failed" => 0,
+        "pending" => 1,
+        _ => 2,
+    });
+    ordered
+        .iter()
+        .map(|d| {
+            if alike {
+                d.address.clone()
+            } else {
+                format!("{} ({})", d.address, d.status)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn clip(text: &str, width: usize) -> String {

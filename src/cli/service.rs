@@ -94,6 +94,13 @@ pub async fn once(path: &Path) -> ExitCode {
                 "cycle done"
             );
             daemon.store().close().await;
+            if let Some(reason) = &report.mail_unavailable {
+                eprintln!(
+                    "error: the mail server could not be used ({reason}); the alerts stay \
+                     queued for the next run"
+                );
+                return ExitCode::from(EXIT_FAILURE);
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

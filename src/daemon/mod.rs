@@ -104,7 +104,7 @@ pub struct PollSummary {
 }
 
 /// What `once` did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CycleReport {
     pub feeds: usize,
     pub failed_feeds: usize,
@@ -113,6 +113,8 @@ pub struct CycleReport {
     pub alerts_sent: usize,
     pub alerts_retrying: usize,
     pub alerts_failed: usize,
+    /// Why the mail server could not be used, when it could not.
+    pub mail_unavailable: Option<String>,
 }
 
 /// The running pipeline.
@@ -133,9 +135,10 @@ pub struct Daemon {
 }
 
 /// Takes the lock file next to the database, so that a second `run` or `once` on the same
-/// database cannot requeue (and so send twice) the alerts this one is sending.
+/// database cannot requeue (and so send twice) the alerts this one is sending. The lock sits
+/// beside the file the path resolves to, so a symlink to the database finds the same lock.
 fn lock_database(url: &str) -> Result<Option<std::fs::File>, DaemonError> {
-    let Some(path) = Store::file_path(url) else {
+    let Some(path) = Store::resolved_file_path(url) else {
         return Ok(None);
     };
     let mut lock_path = path.into_os_string();
@@ -310,6 +313,7 @@ impl Daemon {
         report.alerts_sent = delivered.sent;
         report.alerts_retrying = delivered.retried;
         report.alerts_failed = delivered.failed;
+        report.mail_unavailable = delivered.unavailable;
         Ok(report)
     }
 
@@ -473,6 +477,10 @@ impl Daemon {
         self.notifier.deliver_due(shutdown).await?;
         let now = Utc::now().timestamp();
         let next_alert = self.store.next_alert_due().await?.unwrap_or(now + 60);
+        let next_alert = self
+            .notifier
+            .paused_until(now)
+            .map_or(next_alert, |until| next_alert.max(until));
         let next_batch = self.notifier.next_batch_due().await?.unwrap_or(now + 60);
         let next_due = next_alert.min(next_batch);
         Ok(Duration::from_secs(

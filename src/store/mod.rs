@@ -2,8 +2,10 @@
 //! and the alert outbox. SQLite by default (WAL mode); statements use `$n` placeholders and
 //! portable SQL so a second backend can share them.
 
+mod outbox;
 mod rows;
 
+pub use outbox::{RecipientState, SentRecord};
 pub use rows::{AlertDetail, AlertRow, AlertStatus, ArchivedArticle, BatchItem, FeedRow};
 
 use std::str::FromStr;
@@ -145,7 +147,7 @@ impl Store {
                 url: url.to_string(),
                 source,
             })?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        migrate_one_at_a_time(url, &pool).await?;
         Ok(Store {
             pool,
             writer: Default::default(),
@@ -159,6 +161,23 @@ impl Store {
             .or_else(|| url.strip_prefix("sqlite:"))?;
         let path = rest.split('?').next().unwrap_or(rest);
         (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+    }
+
+    /// The database file of a `sqlite:` URL with every symlink resolved: two paths to one
+    /// file give one path. A file not yet created keeps its name in its resolved directory.
+    pub fn resolved_file_path(url: &str) -> Option<std::path::PathBuf> {
+        let path = Self::file_path(url)?;
+        if let Ok(real) = std::fs::canonicalize(&path) {
+            return Some(real);
+        }
+        let parent = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => std::path::Path::new("."),
+        };
+        Some(match (std::fs::canonicalize(parent), path.file_name()) {
+            (Ok(dir), Some(name)) => dir.join(name),
+            _ => path,
+        })
     }
 
     /// Closes the pool, waiting for connections in use.
@@ -227,14 +246,6 @@ impl Store {
         .bind(now)
         .fetch_one(&self.pool)
         .await?;
-        Ok(row.try_get::<Option<i64>, _>(0)?)
-    }
-
-    /// When the next queued alert falls due.
-    pub async fn next_alert_due(&self) -> Result<Option<i64>> {
-        let row = sqlx::query("SELECT MIN(next_attempt_at) FROM alerts WHERE status = 'queued'")
-            .fetch_one(&self.pool)
-            .await?;
         Ok(row.try_get::<Option<i64>, _>(0)?)
     }
 
@@ -337,6 +348,7 @@ impl Store {
         let Some(alert_id) = alert_id else {
             return Ok(None);
         };
+        outbox::insert_recipients(&mut *tx, alert_id, batch.recipients).await?;
         sqlx::query(
             "UPDATE matches SET batch_alert_id = $4
              WHERE watch = $1 AND delivery = $2 AND batch_alert_id IS NULL AND matched_at < $3",
@@ -363,145 +375,6 @@ impl Store {
         .await?)
     }
 
-    /// Puts alerts a crashed process had claimed back in the queue.
-    pub async fn requeue_claimed(&self) -> Result<u64> {
-        let done = sqlx::query(
-            "UPDATE alerts SET status = 'queued', claimed_at = NULL WHERE status = 'sending'",
-        )
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
-    }
-
-    /// Claims up to `limit` alerts due at `now` for sending.
-    pub async fn claim_due_alerts(&self, now: i64, limit: i64) -> Result<Vec<AlertDetail>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM alerts WHERE status = 'queued' AND next_attempt_at <= $1
-             ORDER BY next_attempt_at, id LIMIT $2",
-        )
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut claimed = Vec::with_capacity(ids.len());
-        for id in ids {
-            sqlx::query(
-                "UPDATE alerts SET status = 'sending', claimed_at = $2, attempts = attempts + 1
-                 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            let detail = sqlx::query_as::<_, AlertDetail>(concat!(
-                rows::alert_detail_select!(),
-                " WHERE a.id = $1"
-            ))
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-            claimed.push(detail);
-        }
-        tx.commit().await?;
-        Ok(claimed)
-    }
-
-    /// Returns a claimed alert to the queue unattempted (shutdown came first).
-    pub async fn release_claim(&self, alert_id: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE alerts SET status = 'queued', claimed_at = NULL, attempts = attempts - 1
-             WHERE id = $1 AND status = 'sending'",
-        )
-        .bind(alert_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// The server accepted the alert.
-    pub async fn mark_sent(&self, alert_id: i64, now: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE alerts SET status = 'sent', sent_at = $2, claimed_at = NULL, last_error = NULL
-             WHERE id = $1",
-        )
-        .bind(alert_id)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Sending failed; try again at `retry_at`.
-    pub async fn mark_retry(&self, alert_id: i64, error: &str, retry_at: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE alerts SET status = 'queued', claimed_at = NULL, last_error = $2,
-                    next_attempt_at = $3
-             WHERE id = $1",
-        )
-        .bind(alert_id)
-        .bind(error)
-        .bind(retry_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Sending failed for good.
-    pub async fn mark_failed(&self, alert_id: i64, error: &str) -> Result<()> {
-        sqlx::query(
-            "UPDATE alerts SET status = 'failed', claimed_at = NULL, last_error = $2 WHERE id = $1",
-        )
-        .bind(alert_id)
-        .bind(error)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Puts a failed (or waiting) alert back in the queue for an attempt now, with a fresh
-    /// give-up deadline. Returns whether such an alert exists.
-    pub async fn retry_alert(&self, alert_id: i64, now: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE alerts SET status = 'queued', next_attempt_at = $2, queued_at = $2
-             WHERE id = $1 AND status IN ('failed', 'queued')",
-        )
-        .bind(alert_id)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Puts every failed alert back in the queue; returns how many.
-    pub async fn retry_failed(&self, now: i64) -> Result<u64> {
-        let done = sqlx::query(
-            "UPDATE alerts SET status = 'queued', next_attempt_at = $1, queued_at = $1
-             WHERE status = 'failed'",
-        )
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
-    }
-
-    /// Alerts, newest first, optionally of one status and created since a time.
-    pub async fn alerts(
-        &self,
-        status: Option<AlertStatus>,
-        since: Option<i64>,
-    ) -> Result<Vec<AlertRow>> {
-        Ok(sqlx::query_as::<_, AlertRow>(concat!(
-            rows::alert_row_select!(),
-            " WHERE ($1 IS NULL OR a.status = $1) AND a.created_at >= $2
-             ORDER BY a.created_at DESC, a.id DESC"
-        ))
-        .bind(status.map(|s| s.as_str()))
-        .bind(since.unwrap_or(i64::MIN))
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
     /// Stored articles published (else fetched) since `since`, oldest first, with the names of
     /// their feeds.
     pub async fn articles_since(&self, since: i64) -> Result<Vec<ArchivedArticle>> {
@@ -514,6 +387,36 @@ impl Store {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// Brings the schema up to date, one process at a time: two commands started together on a
+/// new database (a daemon and `newswatch alerts`) would otherwise both create the tables.
+async fn migrate_one_at_a_time(url: &str, pool: &SqlitePool) -> Result<()> {
+    let guard = match Store::resolved_file_path(url) {
+        Some(path) => {
+            let mut lock_path = path.into_os_string();
+            lock_path.push(".migrate-lock");
+            let locked = tokio::task::spawn_blocking(move || {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&lock_path)?;
+                file.lock()?;
+                Ok::<_, std::io::Error>(file)
+            })
+            .await;
+            match locked {
+                Ok(Ok(file)) => Some(file),
+                // Without the lock file (a read-only directory) migrating still works alone.
+                _ => None,
+            }
+        }
+        None => None,
+    };
+    let migrated = sqlx::migrate!("migrations/sqlite").run(pool).await;
+    drop(guard);
+    Ok(migrated?)
 }
 
 /// The transaction of one poll's ingest: articles, matches, alerts and poll state commit
@@ -678,11 +581,12 @@ impl IngestTx {
         if found.delivery != MatchDelivery::Alert || recorded.rows_affected() == 0 {
             return Ok(false);
         }
-        let queued = sqlx::query(
+        let queued: Option<i64> = sqlx::query_scalar(
             "INSERT INTO alerts (watch, kind, article_id, dedup_key, message_id, recipients, status,
                                  next_attempt_at, created_at, queued_at)
              VALUES ($1, 'article', $2, $3, $4, $5, 'queued', $6, $6, $6)
-             ON CONFLICT (dedup_key) DO NOTHING",
+             ON CONFLICT (dedup_key) DO NOTHING
+             RETURNING id",
         )
         .bind(&found.watch)
         .bind(article_id)
@@ -690,9 +594,13 @@ impl IngestTx {
         .bind(&found.message_id)
         .bind(serde_json::to_string(&found.recipients).unwrap_or_else(|_| "[]".into()))
         .bind(now)
-        .execute(&mut *self.tx)
+        .fetch_optional(&mut *self.tx)
         .await?;
-        Ok(queued.rows_affected() == 1)
+        let Some(alert_id) = queued else {
+            return Ok(false);
+        };
+        outbox::insert_recipients(&mut *self.tx, alert_id, &found.recipients).await?;
+        Ok(true)
     }
 
     /// Records the outcome of a poll in the feed's state.

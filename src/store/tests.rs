@@ -129,7 +129,83 @@ async fn claimed_alerts_go_back_to_the_queue_after_a_crash() {
     let again = store.claim_due_alerts(300, 10).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempts, 2);
-    store.mark_sent(again[0].id, 301).await.unwrap();
+    assert_eq!(
+        store.pending_recipients(again[0].id).await.unwrap(),
+        ["x@example.org"]
+    );
+    store
+        .recipient_sent(&SentRecord {
+            alert_id: again[0].id,
+            address: "x@example.org".into(),
+            at: 301,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.finish_alert(again[0].id).await.unwrap(),
+        AlertStatus::Sent
+    );
     assert!(store.claim_due_alerts(400, 10).await.unwrap().is_empty());
     assert_eq!(store.requeue_claimed().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn each_recipient_has_its_own_delivery_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, a, _) = store_with_feeds(&dir).await;
+    let mut tx = store.begin_ingest().await.unwrap();
+    let ids = tx
+        .insert_articles(a, &[article("guid:a:1", "https://news.example/1")], 100)
+        .await
+        .unwrap();
+    let found = NewMatch {
+        watch: "W".into(),
+        recipients: vec![
+            "a@example.org".into(),
+            "stale@example.org".into(),
+            "Analyst <A@example.org>".into(),
+        ],
+        message_id: "<m@example.org>".into(),
+        explanation: "[]".into(),
+        delivery: MatchDelivery::Alert,
+    };
+    assert!(tx.record_match(ids[0].unwrap(), &found, 100).await.unwrap());
+    tx.commit().await.unwrap();
+    let alert = store.claim_due_alerts(200, 10).await.unwrap().remove(0);
+    assert_eq!(
+        store.pending_recipients(alert.id).await.unwrap(),
+        ["a@example.org", "stale@example.org"],
+        "an address listed twice is one recipient"
+    );
+    let sent = SentRecord {
+        alert_id: alert.id,
+        address: "a@example.org".into(),
+        at: 201,
+    };
+    store.recipient_sent(&sent).await.unwrap();
+    store
+        .recipient_failed(alert.id, "stale@example.org", "550 no such user")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.finish_alert(alert.id).await.unwrap(),
+        AlertStatus::Failed
+    );
+    let states = store.recipient_states(alert.id).await.unwrap();
+    assert_eq!(states[0].status, "sent");
+    assert_eq!(states[1].status, "failed");
+    assert_eq!(states[1].error.as_deref(), Some("550 no such user"));
+    let listed = store.alerts(Some(AlertStatus::Failed), None).await.unwrap();
+    assert_eq!(
+        listed[0].last_error.as_deref(),
+        Some("stale@example.org: 550 no such user")
+    );
+
+    // A retry goes to the refused address only.
+    assert!(store.retry_alert(alert.id, 300).await.unwrap());
+    let again = store.claim_due_alerts(300, 10).await.unwrap().remove(0);
+    assert_eq!(
+        store.pending_recipients(again.id).await.unwrap(),
+        ["stale@example.org"]
+    );
 }

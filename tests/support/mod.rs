@@ -21,7 +21,7 @@ pub mod smtp;
 #[allow(unused_imports)]
 pub use http::{FeedServer, RecordedRequest, Route};
 #[allow(unused_imports)]
-pub use smtp::{ReceivedMail, SmtpServer, SmtpServerBuilder, SmtpStage};
+pub use smtp::{ReceivedMail, SmtpServer, SmtpServerBuilder, SmtpStage, Stall};
 
 use std::future::Future;
 use std::time::{Duration, Instant};

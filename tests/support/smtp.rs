@@ -144,6 +144,15 @@ pub enum SmtpStage {
     DataEnd,
 }
 
+/// How the server misbehaves on new connections (see [`SmtpServer::set_stall`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stall {
+    /// Accepts the connection and never says a word (a hung MTA).
+    Silent,
+    /// Answers, but one byte of its replies per this interval (a server crawling).
+    Trickle(Duration),
+}
+
 #[derive(Clone, Debug)]
 struct Failure {
     stage: SmtpStage,
@@ -161,6 +170,9 @@ struct Shared {
     credentials: Option<(String, String)>,
     events: Mutex<Vec<String>>,
     connections: AtomicUsize,
+    stall: Mutex<Option<Stall>>,
+    /// Address (lower-case) → the reply to its `RCPT TO`, and for how many more times.
+    refused_recipients: Mutex<std::collections::HashMap<String, (u16, String, Option<usize>)>>,
 }
 
 impl Shared {
@@ -188,6 +200,23 @@ impl Shared {
         drop(slot);
         self.event(format!("injected {} at {stage:?}", res.code));
         Some(res)
+    }
+
+    /// The reply injected for this recipient, consuming one use if counted.
+    fn refusal_of(&self, to: &str) -> Option<Response> {
+        let address = to.trim_matches(['<', '>']).to_lowercase();
+        let mut refused = self.refused_recipients.lock().unwrap();
+        let (code, message, remaining) = refused.get_mut(&address)?;
+        let response = Response::custom(*code, message.clone());
+        if let Some(n) = remaining.as_mut() {
+            *n -= 1;
+            if *n == 0 {
+                refused.remove(&address);
+            }
+        }
+        drop(refused);
+        self.event(format!("injected {} for {address}", response.code));
+        Some(response)
     }
 
     fn check_credentials(&self, mechanism: &str, user: &str, password: &str) -> Response {
@@ -224,6 +253,9 @@ impl Handler for MailHandler {
 
     fn rcpt(&mut self, to: &str) -> Response {
         self.shared.event(format!("RCPT TO {to}"));
+        if let Some(refusal) = self.shared.refusal_of(to) {
+            return refusal;
+        }
         self.shared.failure(SmtpStage::RcptTo).unwrap_or(OK)
     }
 
@@ -321,6 +353,8 @@ impl SmtpServerBuilder {
             credentials: self.auth.clone(),
             events: Mutex::new(Vec::new()),
             connections: AtomicUsize::new(0),
+            stall: Mutex::new(None),
+            refused_recipients: Mutex::new(std::collections::HashMap::new()),
         });
         let handler = MailHandler {
             shared: Arc::clone(&shared),
@@ -579,6 +613,22 @@ impl SmtpServer {
         });
     }
 
+    /// Makes `RCPT TO` for `address` answer `code message`: always (`times = None`) or the
+    /// next `times` times. Other recipients are not affected.
+    pub fn refuse_recipient(&self, address: &str, code: u16, message: &str, times: Option<usize>) {
+        self.shared
+            .refused_recipients
+            .lock()
+            .unwrap()
+            .insert(address.to_lowercase(), (code, message.to_owned(), times));
+    }
+
+    /// Makes new connections stall (`Some`) or behave again (`None`). Connections already
+    /// stalled stay so: a hung connection does not heal when the server does.
+    pub fn set_stall(&self, stall: Option<Stall>) {
+        *self.shared.stall.lock().unwrap() = stall;
+    }
+
     /// Changes the per-message delay at run time.
     pub fn set_delay_per_message(&self, delay: Duration) {
         *self.shared.delay.lock().unwrap() = delay;
@@ -661,6 +711,13 @@ impl Front {
                             break;
                         }
                         let Ok(client) = client else { continue };
+                        let stall = *shared.stall.lock().unwrap();
+                        if stall == Some(Stall::Silent) {
+                            shared.connections.fetch_add(1, Ordering::SeqCst);
+                            shared.event("connect (silent)".to_owned());
+                            hold_silently(&client, &conns);
+                            continue;
+                        }
                         let Ok(server) = TcpStream::connect(backend) else {
                             continue;
                         };
@@ -678,7 +735,13 @@ impl Front {
                             continue;
                         };
                         pipe(c2, s2, Arc::clone(&live_pipes));
-                        pipe(s3, c3, Arc::clone(&live_pipes));
+                        match stall {
+                            Some(Stall::Trickle(every)) => {
+                                shared.event("connect (trickling)".to_owned());
+                                trickle(s3, c3, every, Arc::clone(&live_pipes));
+                            }
+                            _ => pipe(s3, c3, Arc::clone(&live_pipes)),
+                        }
                         let mut conns = conns.lock().unwrap();
                         conns.retain(|c| c.live_pipes.load(Ordering::SeqCst) > 0);
                         conns.push(Conn {
@@ -709,6 +772,42 @@ impl Front {
             let _ = c.backend.shutdown(Shutdown::Both);
         }
     }
+}
+
+/// Keeps a connection open without a word, reading and dropping what the client sends, until
+/// the client or [`Front::stop`] closes it.
+fn hold_silently(client: &TcpStream, conns: &Mutex<Vec<Conn>>) {
+    let (Ok(mut reader), Ok(held)) = (client.try_clone(), client.try_clone()) else {
+        return;
+    };
+    let live = Arc::new(AtomicUsize::new(1));
+    let (Ok(backend), live_reader) = (client.try_clone(), Arc::clone(&live)) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let _ = io::copy(&mut reader, &mut io::sink());
+        live_reader.fetch_sub(1, Ordering::SeqCst);
+    });
+    conns.lock().unwrap().push(Conn {
+        client: held,
+        backend,
+        live_pipes: live,
+    });
+}
+
+/// Like [`pipe`], one byte per `every`.
+fn trickle(mut from: TcpStream, mut to: TcpStream, every: Duration, live: Arc<AtomicUsize>) {
+    std::thread::spawn(move || {
+        let mut byte = [0u8; 1];
+        while let Ok(1) = io::Read::read(&mut from, &mut byte) {
+            std::thread::sleep(every);
+            if io::Write::write_all(&mut to, &byte).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(Shutdown::Write);
+        live.fetch_sub(1, Ordering::SeqCst);
+    });
 }
 
 fn pipe(mut from: TcpStream, mut to: TcpStream, live: Arc<AtomicUsize>) {
