@@ -147,10 +147,12 @@ fn select_watches(watches: &WatchSet, names: &[String]) -> Result<Vec<usize>, Ex
 
 /// Opens the database or prints why it cannot be used.
 async fn open_store(config: &Config) -> Result<Store, ExitCode> {
-    Store::open(&config.database.url).await.map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::from(EXIT_FAILURE)
-    })
+    Store::open(&config.database.url, config.database.max_connections)
+        .await
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILURE)
+        })
 }
 
 /// Formats a unix time for people: `2026-11-27 12:05:09 UTC`.

@@ -56,9 +56,13 @@ pub struct ConfigSource {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
-    /// `sqlite://path/to/file.db`; a relative path is relative to the working directory.
+    /// `sqlite://path/to/file.db` (a relative path is relative to the working directory) or
+    /// `postgres://user@host:5432/dbname` (also `postgresql://`).
     #[serde(default = "DatabaseConfig::default_url")]
     pub url: String,
+    /// Connections in the pool; `None`: 8 for PostgreSQL, 4 for SQLite.
+    #[serde(default)]
+    pub max_connections: Option<u32>,
 }
 
 impl DatabaseConfig {
@@ -71,6 +75,7 @@ impl Default for DatabaseConfig {
     fn default() -> Self {
         Self {
             url: Self::default_url(),
+            max_connections: None,
         }
     }
 }
@@ -463,6 +468,7 @@ impl Config {
 
     fn validate(&mut self) -> Vec<ConfigError> {
         let mut errors = Vec::new();
+        self.validate_database(&mut errors);
         self.validate_polling(&mut errors);
         self.validate_email(&mut errors);
         self.validate_lists(&mut errors);
@@ -474,6 +480,27 @@ impl Config {
         }
         errors.sort_by_key(|e| e.line);
         errors
+    }
+
+    fn validate_database(&self, errors: &mut Vec<ConfigError>) {
+        let url = &self.database.url;
+        let known = ["sqlite:", "postgres://", "postgresql://"];
+        if !known.iter().any(|scheme| url.starts_with(scheme)) {
+            errors.push(ConfigError::key(
+                &self.source,
+                &["database", "url"],
+                format!("[database] url {url:?} is neither a SQLite nor a PostgreSQL URL"),
+                "use \"sqlite://newswatch.db\" or \"postgres://user@host:5432/dbname\"",
+            ));
+        }
+        if self.database.max_connections == Some(0) {
+            errors.push(ConfigError::key(
+                &self.source,
+                &["database", "max_connections"],
+                "[database] max_connections must be at least 1".to_string(),
+                "leave it out for the default (8 for PostgreSQL, 4 for SQLite)",
+            ));
+        }
     }
 
     fn validate_polling(&self, errors: &mut Vec<ConfigError>) {

@@ -281,3 +281,23 @@ fn a_wrong_value_is_not_reported_again_through_its_consequences() {
         "no echo of the blanked keys: {shown:#?}"
     );
 }
+
+#[test]
+fn a_database_url_of_another_kind_is_refused_where_it_is_written() {
+    let text = VALID.replace("sqlite://test.db", "mysql://db/newswatch");
+    let errors = errors_of(&text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].line, 3);
+    assert!(
+        errors[0].message.contains("mysql://db/newswatch"),
+        "{errors:?}"
+    );
+    for url in [
+        "postgres://newswatch@127.0.0.1:5432/newswatch",
+        "postgresql://db/newswatch?sslmode=require",
+        "sqlite:relative.db",
+    ] {
+        let text = VALID.replace("sqlite://test.db", url);
+        assert!(Config::parse(Path::new("c.toml"), &text).is_ok(), "{url}");
+    }
+}

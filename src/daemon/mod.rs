@@ -190,7 +190,7 @@ impl Daemon {
             .parse()
             .map_err(|e| DaemonError::Setup(format!("[email] from: {e}")))?;
         let lock = lock_database(&config.database.url)?;
-        let store = Store::open(&config.database.url).await?;
+        let store = Store::open(&config.database.url, config.database.max_connections).await?;
         let specs: Vec<FeedSpec> = config
             .feeds()
             .map(|f| FeedSpec {

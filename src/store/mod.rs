@@ -1,20 +1,24 @@
 //! The database: every SQL statement, the embedded migrations, transactions, feed poll state
-//! and the alert outbox. SQLite by default (WAL mode); statements use `$n` placeholders and
-//! portable SQL so a second backend can share them.
+//! and the alert outbox, over SQLite (the default, one process) or PostgreSQL (any number of
+//! processes). One `Store` type over two concrete pools: the SQL both backends share is written
+//! once, and the few statements that differ live in `dialect`, one module per backend.
 
+mod dialect;
+mod feeds;
+mod ingest;
 mod outbox;
 mod rows;
 
+pub use ingest::IngestTx;
 pub use outbox::{RecipientState, SentRecord};
 pub use rows::{AlertDetail, AlertRow, AlertStatus, ArchivedArticle, BatchItem, FeedRow};
 
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
-
-use crate::article::{Article, story_url};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 /// Why a database operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +29,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
-    #[error("unsupported database URL {0:?}: use sqlite://path/to/file.db")]
+    #[error(
+        "unsupported database URL {0:?}: use sqlite://path/to/file.db or postgres://user@host/dbname"
+    )]
     UnsupportedUrl(String),
 }
 
@@ -113,48 +119,156 @@ pub struct PendingBatch {
     pub oldest_match_at: i64,
 }
 
+/// The two backends' pools.
+#[derive(Clone)]
+enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A transaction on either backend.
+enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// Runs `$body` once per backend, with `$pool` bound to that backend's pool and `$sql` to its
+/// `dialect` module: the body is written once and type-checked for both.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident, $sql:ident => $body:expr) => {
+        match &$store.db {
+            $crate::store::Db::Sqlite($pool) => {
+                #[allow(unused_imports)]
+                use $crate::store::dialect::sqlite as $sql;
+                $body
+            }
+            $crate::store::Db::Postgres($pool) => {
+                #[allow(unused_imports)]
+                use $crate::store::dialect::postgres as $sql;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// [`on_pool!`] for a transaction: `$conn` is the transaction's connection.
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident, $sql:ident => $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite($conn) => {
+                #[allow(unused_imports)]
+                use $crate::store::dialect::sqlite as $sql;
+                let $conn = &mut **$conn;
+                $body
+            }
+            $crate::store::Tx::Postgres($conn) => {
+                #[allow(unused_imports)]
+                use $crate::store::dialect::postgres as $sql;
+                let $conn = &mut **$conn;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_tx;
+
+impl Tx {
+    async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
 /// The database handle; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
-    /// Ingest transactions take turns: SQLite has one writer, and waiting here (rather than
-    /// for a pooled connection, which times out) keeps a long queue of feeds orderly.
+    db: Db,
+    /// SQLite has one writer: ingest transactions take turns here (rather than waiting for a
+    /// pooled connection, which times out), which keeps a long queue of feeds orderly.
+    /// PostgreSQL writers run side by side.
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
-impl Store {
-    /// Opens (creating if missing) the database and brings its schema up to date.
-    pub async fn open(url: &str) -> Result<Store> {
-        if !url.starts_with("sqlite:") {
-            return Err(StoreError::UnsupportedUrl(url.to_string()));
+/// The backend a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend of `url`, or `None` for a URL of another kind.
+    pub fn of_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
         }
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|source| StoreError::Open {
-                url: url.to_string(),
-                source,
-            })?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(30))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::from_secs(300))
-            .connect_with(options)
-            .await
-            .map_err(|source| StoreError::Open {
-                url: url.to_string(),
-                source,
-            })?;
-        migrate_one_at_a_time(url, &pool).await?;
+    }
+}
+
+impl Store {
+    /// Opens the database (creating a SQLite file if missing) and brings its schema up to
+    /// date. `max_connections`: the pool's size (default 4 for SQLite, 8 for PostgreSQL).
+    pub async fn open(url: &str, max_connections: Option<u32>) -> Result<Store> {
+        let open_error = |source| StoreError::Open {
+            url: redacted_url(url),
+            source,
+        };
+        let db = match Backend::of_url(url) {
+            Some(Backend::Sqlite) => {
+                let options = SqliteConnectOptions::from_str(url)
+                    .map_err(open_error)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(30))
+                    .foreign_keys(true);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(max_connections.unwrap_or(4))
+                    .acquire_timeout(Duration::from_secs(300))
+                    .connect_with(options)
+                    .await
+                    .map_err(open_error)?;
+                migrate_one_at_a_time(url, &pool).await?;
+                Db::Sqlite(pool)
+            }
+            Some(Backend::Postgres) => {
+                let options = PgConnectOptions::from_str(url).map_err(open_error)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(max_connections.unwrap_or(8))
+                    .acquire_timeout(Duration::from_secs(60))
+                    .connect_with(options)
+                    .await
+                    .map_err(open_error)?;
+                // The migrator takes PostgreSQL's migration lock: instances started together
+                // on an empty database create the schema once.
+                sqlx::migrate!("migrations/postgres").run(&pool).await?;
+                Db::Postgres(pool)
+            }
+            None => return Err(StoreError::UnsupportedUrl(url.to_string())),
+        };
         Ok(Store {
-            pool,
+            db,
             writer: Default::default(),
         })
     }
 
-    /// The database file of a `sqlite:` URL (`None` for in-memory databases).
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The database file of a `sqlite:` URL (`None` for in-memory databases and PostgreSQL).
     pub fn file_path(url: &str) -> Option<std::path::PathBuf> {
         let rest = url
             .strip_prefix("sqlite://")
@@ -182,215 +296,50 @@ impl Store {
 
     /// Closes the pool, waiting for connections in use.
     pub async fn close(&self) {
-        self.pool.close().await;
-    }
-
-    /// Reconciles the feeds table with the configuration: new feeds are added, a changed URL
-    /// restarts the feed's HTTP state, feeds no longer configured stop being polled (their
-    /// articles stay).
-    pub async fn sync_feeds(&self, feeds: &[FeedSpec]) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("UPDATE feeds SET active = 0")
-            .execute(&mut *tx)
-            .await?;
-        for feed in feeds {
-            sqlx::query(
-                "INSERT INTO feeds (name, config_url, url, active) VALUES ($1, $2, $2, 1)
-                 ON CONFLICT (name) DO UPDATE SET active = 1",
-            )
-            .bind(&feed.name)
-            .bind(&feed.url)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE feeds SET config_url = $2, url = $2, etag = NULL, last_modified = NULL,
-                        next_poll_at = 0
-                 WHERE name = $1 AND config_url <> $2",
-            )
-            .bind(&feed.name)
-            .bind(&feed.url)
-            .execute(&mut *tx)
-            .await?;
+        match &self.db {
+            Db::Sqlite(pool) => pool.close().await,
+            Db::Postgres(pool) => pool.close().await,
         }
-        tx.commit().await?;
-        Ok(())
     }
 
-    /// Every feed (active ones first), with its article count.
-    pub async fn feeds(&self) -> Result<Vec<FeedRow>> {
-        Ok(sqlx::query_as::<_, FeedRow>(concat!(
-            rows::feed_select!(),
-            " ORDER BY f.active DESC, f.name"
-        ))
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    /// Active feeds due for a poll at `now`.
-    pub async fn due_feeds(&self, now: i64) -> Result<Vec<FeedRow>> {
-        Ok(sqlx::query_as::<_, FeedRow>(concat!(
-            rows::feed_select!(),
-            " WHERE f.active = 1 AND f.next_poll_at <= $1 ORDER BY f.next_poll_at, f.id"
-        ))
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    /// The earliest next poll among active feeds not yet due at `now` (those due are being
-    /// polled, or held back by the scheduler).
-    pub async fn next_poll_after(&self, now: i64) -> Result<Option<i64>> {
-        let row = sqlx::query(
-            "SELECT MIN(next_poll_at) FROM feeds WHERE active = 1 AND next_poll_at > $1",
-        )
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get::<Option<i64>, _>(0)?)
-    }
-
-    /// Which of these identities are stored already.
-    pub async fn known_identities<'a>(
-        &self,
-        identities: impl Iterator<Item = &'a str>,
-    ) -> Result<std::collections::HashSet<String>> {
-        let list: Vec<&str> = identities.collect();
-        if list.is_empty() {
-            return Ok(Default::default());
-        }
-        let json = serde_json::to_string(&list).unwrap_or_else(|_| "[]".into());
-        let known: Vec<String> = sqlx::query_scalar(
-            "SELECT identity FROM articles WHERE identity IN (SELECT value FROM json_each($1))",
-        )
-        .bind(json)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(known.into_iter().collect())
-    }
-
-    /// Starts the one transaction in which a poll's results are written (one at a time).
-    pub async fn begin_ingest(&self) -> Result<IngestTx> {
-        let turn = std::sync::Arc::clone(&self.writer).lock_owned().await;
-        Ok(IngestTx {
-            tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            _turn: turn,
+    /// A write transaction: on SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so
+    /// that it never fails half-way on a lock upgrade.
+    async fn begin(&self) -> Result<Tx> {
+        Ok(match &self.db {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
-    }
-
-    /// Records a poll that produced no articles to ingest (an error, or 304).
-    pub async fn record_poll(&self, feed_id: i64, record: &PollRecord, now: i64) -> Result<()> {
-        let mut tx = self.begin_ingest().await?;
-        tx.record_poll(feed_id, record, now).await?;
-        tx.commit().await
-    }
-
-    /// Watches with digest or overflow matches not yet in a batch alert.
-    pub async fn pending_batches(&self) -> Result<Vec<PendingBatch>> {
-        let rows = sqlx::query(
-            "SELECT watch, delivery, MIN(matched_at) FROM matches
-             WHERE delivery IN ('digest', 'overflow') AND batch_alert_id IS NULL
-             GROUP BY watch, delivery",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let mut pending = Vec::with_capacity(rows.len());
-        for row in rows {
-            let delivery = match row.try_get::<String, _>(1)?.as_str() {
-                "digest" => MatchDelivery::Digest,
-                _ => MatchDelivery::Overflow,
-            };
-            pending.push(PendingBatch {
-                watch: row.try_get(0)?,
-                delivery,
-                oldest_match_at: row.try_get(2)?,
-            });
-        }
-        Ok(pending)
-    }
-
-    /// Gathers a watch's waiting matches recorded before `batch.before` into one queued alert;
-    /// `None` when there are none (or this period's batch exists already).
-    pub async fn create_batch(&self, batch: &NewBatch<'_>, now: i64) -> Result<Option<i64>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let count: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM matches
-             WHERE watch = $1 AND delivery = $2 AND batch_alert_id IS NULL AND matched_at < $3",
-        )
-        .bind(batch.watch)
-        .bind(batch.delivery.as_str())
-        .bind(batch.before)
-        .fetch_one(&mut *tx)
-        .await?;
-        if count == 0 {
-            return Ok(None);
-        }
-        let kind = if batch.delivery == MatchDelivery::Digest {
-            "digest"
-        } else {
-            "overflow"
-        };
-        let alert_id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO alerts (watch, kind, item_count, dedup_key, message_id, recipients, status,
-                                 next_attempt_at, created_at, queued_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7, $7)
-             ON CONFLICT (dedup_key) DO NOTHING
-             RETURNING id",
-        )
-        .bind(batch.watch)
-        .bind(kind)
-        .bind(count)
-        .bind(&batch.dedup_key)
-        .bind(&batch.message_id)
-        .bind(serde_json::to_string(batch.recipients).unwrap_or_else(|_| "[]".into()))
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(alert_id) = alert_id else {
-            return Ok(None);
-        };
-        outbox::insert_recipients(&mut *tx, alert_id, batch.recipients).await?;
-        sqlx::query(
-            "UPDATE matches SET batch_alert_id = $4
-             WHERE watch = $1 AND delivery = $2 AND batch_alert_id IS NULL AND matched_at < $3",
-        )
-        .bind(batch.watch)
-        .bind(batch.delivery.as_str())
-        .bind(batch.before)
-        .bind(alert_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Some(alert_id))
-    }
-
-    /// The matches a batch alert lists, newest first.
-    pub async fn batch_items(&self, alert_id: i64) -> Result<Vec<BatchItem>> {
-        Ok(sqlx::query_as::<_, BatchItem>(concat!(
-            rows::batch_item_select!(),
-            " WHERE m.batch_alert_id = $1
-              ORDER BY COALESCE(ar.published_at, ar.fetched_at) DESC, ar.id DESC"
-        ))
-        .bind(alert_id)
-        .fetch_all(&self.pool)
-        .await?)
     }
 
     /// Stored articles published (else fetched) since `since`, oldest first, with the names of
     /// their feeds.
     pub async fn articles_since(&self, since: i64) -> Result<Vec<ArchivedArticle>> {
-        Ok(sqlx::query_as::<_, ArchivedArticle>(concat!(
+        Ok(
+            on_pool!(self, pool, sql => sqlx::query_as::<_, ArchivedArticle>(concat!(
             rows::archive_select!(),
             " WHERE COALESCE(a.published_at, a.fetched_at) >= $1",
             " ORDER BY COALESCE(a.published_at, a.fetched_at), a.id"
         ))
         .bind(since)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(pool)
+        .await?),
+        )
     }
 }
 
-/// Brings the schema up to date, one process at a time: two commands started together on a
-/// new database (a daemon and `newswatch alerts`) would otherwise both create the tables.
+/// `url` with any password replaced, for messages.
+pub fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Brings a SQLite schema up to date, one process at a time: two commands started together on
+/// a new database (a daemon and `newswatch alerts`) would otherwise both create the tables.
 async fn migrate_one_at_a_time(url: &str, pool: &SqlitePool) -> Result<()> {
     let guard = match Store::resolved_file_path(url) {
         Some(path) => {
@@ -417,255 +366,6 @@ async fn migrate_one_at_a_time(url: &str, pool: &SqlitePool) -> Result<()> {
     let migrated = sqlx::migrate!("migrations/sqlite").run(pool).await;
     drop(guard);
     Ok(migrated?)
-}
-
-/// The transaction of one poll's ingest: articles, matches, alerts and poll state commit
-/// together or not at all.
-pub struct IngestTx {
-    tx: Transaction<'static, Sqlite>,
-    _turn: tokio::sync::OwnedMutexGuard<()>,
-}
-
-impl IngestTx {
-    /// Stores a poll's articles; for each, its id when it was new. An article is already known
-    /// when its identity is stored (from any feed), when its canonical link was first seen
-    /// through another feed (the story under a different GUID), or when it repeats an earlier
-    /// entry of the same batch. Every article is recorded as carried by the feed. A few
-    /// statements per batch, whatever its size: SQLite's single writer waits on each.
-    pub async fn insert_articles(
-        &mut self,
-        feed_id: i64,
-        articles: &[Article],
-        now: i64,
-    ) -> Result<Vec<Option<i64>>> {
-        if articles.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rows: Vec<serde_json::Value> = articles
-            .iter()
-            .map(|a| {
-                serde_json::json!({
-                    "identity": a.identity,
-                    "link": a.link,
-                    "canonical_link": a.link.as_deref().and_then(story_url),
-                    "title": a.title,
-                    "summary": a.summary,
-                    "content": a.content,
-                    "authors": serde_json::to_string(&a.authors).unwrap_or_else(|_| "[]".into()),
-                    "categories": serde_json::to_string(&a.categories).unwrap_or_else(|_| "[]".into()),
-                    "lang": a.lang,
-                    "published_at": a.published.map(|d| d.timestamp()),
-                })
-            })
-            .collect();
-        let batch = serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into());
-        // Per entry, the article with its identity first, else the oldest with its link.
-        let known: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT CAST(j.key AS INTEGER), 0, a.id FROM json_each($1) j
-               JOIN articles a ON a.identity = json_extract(j.value, '$.identity')
-             UNION ALL
-             SELECT CAST(j.key AS INTEGER), 1, a.id FROM json_each($1) j
-               JOIN articles a ON a.canonical_link = json_extract(j.value, '$.canonical_link')
-                              AND a.feed_id <> $2
-             ORDER BY 1, 2, 3",
-        )
-        .bind(&batch)
-        .bind(feed_id)
-        .fetch_all(&mut *self.tx)
-        .await?;
-        let mut ids: Vec<Option<i64>> = vec![None; articles.len()];
-        for (index, _, id) in known {
-            if let Some(slot) = usize::try_from(index).ok().and_then(|i| ids.get_mut(i)) {
-                slot.get_or_insert(id);
-            }
-        }
-        // The new ones, each identity once (the first entry wins).
-        let mut first_entry: std::collections::HashMap<&str, usize> =
-            std::collections::HashMap::new();
-        let fresh: Vec<usize> = (0..articles.len())
-            .filter(|&i| {
-                ids[i].is_none()
-                    && *first_entry
-                        .entry(articles[i].identity.as_str())
-                        .or_insert(i)
-                        == i
-            })
-            .collect();
-        let mut inserted = vec![false; articles.len()];
-        if !fresh.is_empty() {
-            let fresh_rows: Vec<&serde_json::Value> = fresh.iter().map(|&i| &rows[i]).collect();
-            let fresh_batch = serde_json::to_string(&fresh_rows).unwrap_or_else(|_| "[]".into());
-            let created: Vec<(i64, String)> = sqlx::query_as(
-                "INSERT INTO articles (identity, feed_id, link, canonical_link, title, summary,
-                                       content, authors, categories, lang, published_at, fetched_at)
-                 SELECT json_extract(r.value, '$.identity'), $2, json_extract(r.value, '$.link'),
-                        json_extract(r.value, '$.canonical_link'), json_extract(r.value, '$.title'),
-                        json_extract(r.value, '$.summary'), json_extract(r.value, '$.content'),
-                        json_extract(r.value, '$.authors'), json_extract(r.value, '$.categories'),
-                        json_extract(r.value, '$.lang'), json_extract(r.value, '$.published_at'), $3
-                 FROM json_each($1) r
-                 ORDER BY r.key
-                 RETURNING id, identity",
-            )
-            .bind(&fresh_batch)
-            .bind(feed_id)
-            .bind(now)
-            .fetch_all(&mut *self.tx)
-            .await?;
-            let by_identity: std::collections::HashMap<&str, i64> = created
-                .iter()
-                .map(|(id, identity)| (identity.as_str(), *id))
-                .collect();
-            for &i in &fresh {
-                ids[i] = by_identity.get(articles[i].identity.as_str()).copied();
-                inserted[i] = ids[i].is_some();
-            }
-        }
-        // Repeats within the batch point at the article their first entry created.
-        for i in 0..articles.len() {
-            if ids[i].is_none() {
-                ids[i] = first_entry
-                    .get(articles[i].identity.as_str())
-                    .and_then(|&first| ids[first]);
-            }
-        }
-        let carried: Vec<i64> = ids.iter().flatten().copied().collect();
-        sqlx::query(
-            "INSERT INTO feed_articles (feed_id, article_id, first_seen_at)
-             SELECT $1, value, $2 FROM json_each($3) WHERE true
-             ON CONFLICT (feed_id, article_id) DO NOTHING",
-        )
-        .bind(feed_id)
-        .bind(now)
-        .bind(serde_json::to_string(&carried).unwrap_or_else(|_| "[]".into()))
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(ids
-            .into_iter()
-            .zip(inserted)
-            .map(|(id, new)| id.filter(|_| new))
-            .collect())
-    }
-
-    /// Article alerts queued for `watch` since `since` (for the hourly cap).
-    pub async fn article_alerts_since(&mut self, watch: &str, since: i64) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM alerts WHERE watch = $1 AND kind = 'article' AND created_at >= $2",
-        )
-        .bind(watch)
-        .bind(since)
-        .fetch_one(&mut *self.tx)
-        .await?)
-    }
-
-    /// Records a match and, for `MatchDelivery::Alert`, queues its alert (once per watch and
-    /// article). Returns whether an alert was queued.
-    pub async fn record_match(
-        &mut self,
-        article_id: i64,
-        found: &NewMatch,
-        now: i64,
-    ) -> Result<bool> {
-        let recorded = sqlx::query(
-            "INSERT INTO matches (watch, article_id, matched_at, explanation, delivery)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (watch, article_id) DO NOTHING",
-        )
-        .bind(&found.watch)
-        .bind(article_id)
-        .bind(now)
-        .bind(&found.explanation)
-        .bind(found.delivery.as_str())
-        .execute(&mut *self.tx)
-        .await?;
-        if found.delivery != MatchDelivery::Alert || recorded.rows_affected() == 0 {
-            return Ok(false);
-        }
-        let queued: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO alerts (watch, kind, article_id, dedup_key, message_id, recipients, status,
-                                 next_attempt_at, created_at, queued_at)
-             VALUES ($1, 'article', $2, $3, $4, $5, 'queued', $6, $6, $6)
-             ON CONFLICT (dedup_key) DO NOTHING
-             RETURNING id",
-        )
-        .bind(&found.watch)
-        .bind(article_id)
-        .bind(format!("article:{}:{article_id}", found.watch))
-        .bind(&found.message_id)
-        .bind(serde_json::to_string(&found.recipients).unwrap_or_else(|_| "[]".into()))
-        .bind(now)
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        let Some(alert_id) = queued else {
-            return Ok(false);
-        };
-        outbox::insert_recipients(&mut *self.tx, alert_id, &found.recipients).await?;
-        Ok(true)
-    }
-
-    /// Records the outcome of a poll in the feed's state.
-    pub async fn record_poll(&mut self, feed_id: i64, record: &PollRecord, now: i64) -> Result<()> {
-        match record {
-            PollRecord::Success {
-                moved_to,
-                etag,
-                last_modified,
-                not_modified,
-                new_articles,
-                next_poll_at,
-            } => {
-                let status = if *not_modified { "not_modified" } else { "ok" };
-                sqlx::query(
-                    "UPDATE feeds SET
-                        url = COALESCE($2, url),
-                        etag = CASE WHEN $3 THEN etag ELSE $4 END,
-                        last_modified = CASE WHEN $3 THEN last_modified ELSE $5 END,
-                        first_success_at = COALESCE(first_success_at, $6),
-                        last_poll_at = $6, last_success_at = $6,
-                        last_status = $7, last_http_status = NULL, last_error = NULL,
-                        consecutive_errors = 0, next_poll_at = $8,
-                        last_new_article_at = CASE WHEN $9 > 0 THEN $6 ELSE last_new_article_at END
-                     WHERE id = $1",
-                )
-                .bind(feed_id)
-                .bind(moved_to)
-                .bind(*not_modified)
-                .bind(etag)
-                .bind(last_modified)
-                .bind(now)
-                .bind(status)
-                .bind(next_poll_at)
-                .bind(*new_articles as i64)
-                .execute(&mut *self.tx)
-                .await?;
-            }
-            PollRecord::Failure {
-                error,
-                http_status,
-                next_poll_at,
-            } => {
-                sqlx::query(
-                    "UPDATE feeds SET last_poll_at = $2, last_status = 'error', last_error = $3,
-                        last_http_status = $4, consecutive_errors = consecutive_errors + 1,
-                        next_poll_at = $5
-                     WHERE id = $1",
-                )
-                .bind(feed_id)
-                .bind(now)
-                .bind(error)
-                .bind(http_status.map(i64::from))
-                .bind(next_poll_at)
-                .execute(&mut *self.tx)
-                .await?;
-            }
-        }
-        Ok(())
-    }
-
-    pub async fn commit(self) -> Result<()> {
-        self.tx.commit().await?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -2,10 +2,8 @@
 //! alert's recipients, recorded as the server answers for that address. An alert is done when
 //! no recipient is pending: sent when every address has it, failed when one was refused.
 
-use sqlx::{Executor, Sqlite};
-
-use super::rows::{self, AlertDetail, AlertRow, AlertStatus};
-use super::{Result, Store};
+use super::rows::{self, AlertDetail, AlertRow, AlertStatus, BatchItem};
+use super::{MatchDelivery, NewBatch, PendingBatch, Result, Store, Tx, on_pool, on_tx};
 
 /// Where one recipient of an alert stands.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -35,81 +33,76 @@ fn address_key(address: &str) -> String {
 }
 
 /// Records the recipients of a new alert, each address once.
-pub(super) async fn insert_recipients<'c, E>(
-    executor: E,
+pub(super) async fn insert_recipients(
+    tx: &mut Tx,
     alert_id: i64,
     recipients: &[String],
-) -> Result<()>
-where
-    E: Executor<'c, Database = Sqlite>,
-{
+) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     let unique: Vec<&str> = recipients
         .iter()
         .filter(|r| seen.insert(address_key(r)))
         .map(String::as_str)
         .collect();
-    sqlx::query(
-        "INSERT INTO alert_recipients (alert_id, address, position)
-         SELECT $1, value, key FROM json_each($2) WHERE true
-         ON CONFLICT (alert_id, address) DO NOTHING",
-    )
-    .bind(alert_id)
-    .bind(serde_json::to_string(&unique).unwrap_or_else(|_| "[]".into()))
-    .execute(executor)
-    .await?;
+    let unique = serde_json::to_string(&unique).unwrap_or_else(|_| "[]".into());
+    on_tx!(tx, conn, sql => {
+        sqlx::query(sql::INSERT_RECIPIENTS)
+            .bind(alert_id)
+            .bind(&unique)
+            .execute(&mut *conn)
+            .await?;
+    });
     Ok(())
 }
 
 impl Store {
     /// When the next queued alert falls due.
     pub async fn next_alert_due(&self) -> Result<Option<i64>> {
-        let row: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM alerts WHERE status = 'queued'")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(row)
+        Ok(
+            on_pool!(self, pool, sql => sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT MIN(next_attempt_at) FROM alerts WHERE status = 'queued'"
+        )
+        .fetch_one(pool)
+        .await?),
+        )
     }
 
     /// Puts alerts a crashed process had claimed back in the queue. Their recipients that were
     /// recorded as sent are not sent again.
     pub async fn requeue_claimed(&self) -> Result<u64> {
-        let done = sqlx::query(
+        let done = on_pool!(self, pool, sql => sqlx::query(
             "UPDATE alerts SET status = 'queued', claimed_at = NULL WHERE status = 'sending'",
         )
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        .execute(pool)
+        .await?.rows_affected());
+        Ok(done)
     }
 
     /// Claims up to `limit` alerts due at `now` for sending.
     pub async fn claim_due_alerts(&self, now: i64, limit: i64) -> Result<Vec<AlertDetail>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM alerts WHERE status = 'queued' AND next_attempt_at <= $1
-             ORDER BY next_attempt_at, id LIMIT $2",
-        )
+        let mut tx = self.begin().await?;
+        let ids: Vec<i64> = on_tx!(&mut tx, conn, sql => sqlx::query_scalar(sql::DUE_ALERT_IDS)
         .bind(now)
         .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
+        .fetch_all(&mut *conn)
+        .await?);
         let mut claimed = Vec::with_capacity(ids.len());
         for id in ids {
-            sqlx::query(
+            on_tx!(&mut tx, conn, sql => { sqlx::query(
                 "UPDATE alerts SET status = 'sending', claimed_at = $2, attempts = attempts + 1
                  WHERE id = $1",
             )
             .bind(id)
             .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            let detail = sqlx::query_as::<_, AlertDetail>(concat!(
+            .execute(&mut *conn)
+            .await?; });
+            let detail = on_tx!(&mut tx, conn, sql => sqlx::query_as::<_, AlertDetail>(concat!(
                 rows::alert_detail_select!(),
                 " WHERE a.id = $1"
             ))
             .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
+            .fetch_one(&mut *conn)
+            .await?);
             claimed.push(detail);
         }
         tx.commit().await?;
@@ -119,38 +112,38 @@ impl Store {
     /// Returns a claimed alert to the queue unattempted (shutdown came first, or the server
     /// was unreachable before this alert's turn).
     pub async fn release_claim(&self, alert_id: i64) -> Result<()> {
-        sqlx::query(
+        on_pool!(self, pool, sql => { sqlx::query(
             "UPDATE alerts SET status = 'queued', claimed_at = NULL, attempts = attempts - 1
              WHERE id = $1 AND status = 'sending'",
         )
         .bind(alert_id)
-        .execute(&self.pool)
-        .await?;
+        .execute(pool)
+        .await?; });
         Ok(())
     }
 
     /// The recipients of an alert that do not have it yet, in the order they were configured.
     pub async fn pending_recipients(&self, alert_id: i64) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
+        Ok(on_pool!(self, pool, sql => sqlx::query_scalar(
             "SELECT address FROM alert_recipients WHERE alert_id = $1 AND status = 'pending'
              ORDER BY position",
         )
         .bind(alert_id)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(pool)
+        .await?))
     }
 
     /// The server accepted the alert for this recipient.
     pub async fn recipient_sent(&self, sent: &SentRecord) -> Result<()> {
-        sqlx::query(
+        on_pool!(self, pool, sql => { sqlx::query(
             "UPDATE alert_recipients SET status = 'sent', sent_at = $3, last_error = NULL
              WHERE alert_id = $1 AND address = $2",
         )
         .bind(sent.alert_id)
         .bind(&sent.address)
         .bind(sent.at)
-        .execute(&self.pool)
-        .await?;
+        .execute(pool)
+        .await?; });
         Ok(())
     }
 
@@ -177,7 +170,7 @@ impl Store {
         status: &str,
         error: &str,
     ) -> Result<()> {
-        sqlx::query(
+        on_pool!(self, pool, sql => { sqlx::query(
             "UPDATE alert_recipients SET status = $3, last_error = $4
              WHERE alert_id = $1 AND address = $2",
         )
@@ -185,27 +178,27 @@ impl Store {
         .bind(address)
         .bind(status)
         .bind(error)
-        .execute(&self.pool)
-        .await?;
+        .execute(pool)
+        .await?; });
         Ok(())
     }
 
     /// Ends a delivery attempt once no recipient is pending: the alert is sent when every
     /// recipient has it, failed when one was refused (the others keep theirs).
     pub async fn finish_alert(&self, alert_id: i64) -> Result<AlertStatus> {
-        let failed: Option<String> = sqlx::query_scalar(
+        let failed: Option<String> = on_pool!(self, pool, sql => sqlx::query_scalar(
             "SELECT address || ': ' || COALESCE(last_error, 'refused') FROM alert_recipients
              WHERE alert_id = $1 AND status = 'failed' ORDER BY position LIMIT 1",
         )
         .bind(alert_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(pool)
+        .await?);
         let status = if failed.is_some() {
             AlertStatus::Failed
         } else {
             AlertStatus::Sent
         };
-        sqlx::query(
+        on_pool!(self, pool, sql => { sqlx::query(
             "UPDATE alerts SET status = $2, claimed_at = NULL, last_error = $3,
                     sent_at = (SELECT MAX(sent_at) FROM alert_recipients WHERE alert_id = $1)
              WHERE id = $1",
@@ -213,14 +206,14 @@ impl Store {
         .bind(alert_id)
         .bind(status.as_str())
         .bind(failed)
-        .execute(&self.pool)
-        .await?;
+        .execute(pool)
+        .await?; });
         Ok(status)
     }
 
     /// Sending failed for some recipients; try those again at `retry_at`.
     pub async fn mark_retry(&self, alert_id: i64, error: &str, retry_at: i64) -> Result<()> {
-        sqlx::query(
+        on_pool!(self, pool, sql => { sqlx::query(
             "UPDATE alerts SET status = 'queued', claimed_at = NULL, last_error = $2,
                     next_attempt_at = $3
              WHERE id = $1",
@@ -228,29 +221,29 @@ impl Store {
         .bind(alert_id)
         .bind(error)
         .bind(retry_at)
-        .execute(&self.pool)
-        .await?;
+        .execute(pool)
+        .await?; });
         Ok(())
     }
 
     /// Sending failed for good: every recipient still pending is failed with `error`.
     pub async fn mark_failed(&self, alert_id: i64, error: &str) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
+        let mut tx = self.begin().await?;
+        on_tx!(&mut tx, conn, sql => { sqlx::query(
             "UPDATE alert_recipients SET status = 'failed', last_error = $2
              WHERE alert_id = $1 AND status = 'pending'",
         )
         .bind(alert_id)
         .bind(error)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
+        .execute(&mut *conn)
+        .await?; });
+        on_tx!(&mut tx, conn, sql => { sqlx::query(
             "UPDATE alerts SET status = 'failed', claimed_at = NULL, last_error = $2 WHERE id = $1",
         )
         .bind(alert_id)
         .bind(error)
-        .execute(&mut *tx)
-        .await?;
+        .execute(&mut *conn)
+        .await?; });
         tx.commit().await?;
         Ok(())
     }
@@ -259,45 +252,137 @@ impl Store {
     /// give-up deadline; its refused recipients are tried again, those that have it are not.
     /// Returns whether such an alert exists.
     pub async fn retry_alert(&self, alert_id: i64, now: i64) -> Result<bool> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let done = sqlx::query(
+        let mut tx = self.begin().await?;
+        let done = on_tx!(&mut tx, conn, sql => sqlx::query(
             "UPDATE alerts SET status = 'queued', next_attempt_at = $2, queued_at = $2
              WHERE id = $1 AND status IN ('failed', 'queued')",
         )
         .bind(alert_id)
         .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
+        .execute(&mut *conn)
+        .await?.rows_affected());
+        on_tx!(&mut tx, conn, sql => { sqlx::query(
             "UPDATE alert_recipients SET status = 'pending'
              WHERE alert_id = $1 AND status = 'failed'",
         )
         .bind(alert_id)
-        .execute(&mut *tx)
-        .await?;
+        .execute(&mut *conn)
+        .await?; });
         tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 
     /// Puts every failed alert back in the queue; returns how many.
     pub async fn retry_failed(&self, now: i64) -> Result<u64> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
+        let mut tx = self.begin().await?;
+        on_tx!(&mut tx, conn, sql => { sqlx::query(
             "UPDATE alert_recipients SET status = 'pending'
              WHERE status = 'failed'
                AND alert_id IN (SELECT id FROM alerts WHERE status = 'failed')",
         )
-        .execute(&mut *tx)
-        .await?;
-        let done = sqlx::query(
+        .execute(&mut *conn)
+        .await?; });
+        let done = on_tx!(&mut tx, conn, sql => sqlx::query(
             "UPDATE alerts SET status = 'queued', next_attempt_at = $1, queued_at = $1
              WHERE status = 'failed'",
         )
         .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        .execute(&mut *conn)
+        .await?.rows_affected());
         tx.commit().await?;
-        Ok(done.rows_affected())
+        Ok(done)
+    }
+
+    /// Watches with digest or overflow matches not yet in a batch alert.
+    pub async fn pending_batches(&self) -> Result<Vec<PendingBatch>> {
+        let rows: Vec<(String, String, i64)> = on_pool!(self, pool, sql => sqlx::query_as(
+            "SELECT watch, delivery, MIN(matched_at) FROM matches
+             WHERE delivery IN ('digest', 'overflow') AND batch_alert_id IS NULL
+             GROUP BY watch, delivery",
+        )
+        .fetch_all(pool)
+        .await?);
+        Ok(rows
+            .into_iter()
+            .map(|(watch, delivery, oldest_match_at)| PendingBatch {
+                watch,
+                delivery: if delivery == "digest" {
+                    MatchDelivery::Digest
+                } else {
+                    MatchDelivery::Overflow
+                },
+                oldest_match_at,
+            })
+            .collect())
+    }
+
+    /// Gathers a watch's waiting matches recorded before `batch.before` into one queued alert;
+    /// `None` when there are none (or this period's batch exists already).
+    pub async fn create_batch(&self, batch: &NewBatch<'_>, now: i64) -> Result<Option<i64>> {
+        let mut tx = self.begin().await?;
+        let count: i64 = on_tx!(&mut tx, conn, sql => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM matches
+             WHERE watch = $1 AND delivery = $2 AND batch_alert_id IS NULL AND matched_at < $3",
+        )
+        .bind(batch.watch)
+        .bind(batch.delivery.as_str())
+        .bind(batch.before)
+        .fetch_one(&mut *conn)
+        .await?);
+        if count == 0 {
+            return Ok(None);
+        }
+        let kind = if batch.delivery == MatchDelivery::Digest {
+            "digest"
+        } else {
+            "overflow"
+        };
+        let alert_id: Option<i64> = on_tx!(&mut tx, conn, sql => sqlx::query_scalar(
+            "INSERT INTO alerts (watch, kind, item_count, dedup_key, message_id, recipients, status,
+                                 next_attempt_at, created_at, queued_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7, $7)
+             ON CONFLICT (dedup_key) DO NOTHING
+             RETURNING id",
+        )
+        .bind(batch.watch)
+        .bind(kind)
+        .bind(count)
+        .bind(&batch.dedup_key)
+        .bind(&batch.message_id)
+        .bind(serde_json::to_string(batch.recipients).unwrap_or_else(|_| "[]".into()))
+        .bind(now)
+        .fetch_optional(&mut *conn)
+        .await?);
+        let Some(alert_id) = alert_id else {
+            return Ok(None);
+        };
+        insert_recipients(&mut tx, alert_id, batch.recipients).await?;
+        on_tx!(&mut tx, conn, sql => { sqlx::query(
+            "UPDATE matches SET batch_alert_id = $4
+             WHERE watch = $1 AND delivery = $2 AND batch_alert_id IS NULL AND matched_at < $3",
+        )
+        .bind(batch.watch)
+        .bind(batch.delivery.as_str())
+        .bind(batch.before)
+        .bind(alert_id)
+        .execute(&mut *conn)
+        .await?; });
+        tx.commit().await?;
+        Ok(Some(alert_id))
+    }
+
+    /// The matches a batch alert lists, newest first.
+    pub async fn batch_items(&self, alert_id: i64) -> Result<Vec<BatchItem>> {
+        Ok(
+            on_pool!(self, pool, sql => sqlx::query_as::<_, BatchItem>(concat!(
+            rows::batch_item_select!(),
+            " WHERE m.batch_alert_id = $1
+              ORDER BY COALESCE(ar.published_at, ar.fetched_at) DESC, ar.id DESC"
+        ))
+        .bind(alert_id)
+        .fetch_all(pool)
+        .await?),
+        )
     }
 
     /// Alerts, newest first, optionally of one status and created since a time.
@@ -306,26 +391,28 @@ impl Store {
         status: Option<AlertStatus>,
         since: Option<i64>,
     ) -> Result<Vec<AlertRow>> {
-        Ok(sqlx::query_as::<_, AlertRow>(concat!(
+        Ok(
+            on_pool!(self, pool, sql => sqlx::query_as::<_, AlertRow>(concat!(
             rows::alert_row_select!(),
             " WHERE ($1 IS NULL OR a.status = $1) AND a.created_at >= $2
              ORDER BY a.created_at DESC, a.id DESC"
         ))
         .bind(status.map(|s| s.as_str()))
         .bind(since.unwrap_or(i64::MIN))
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(pool)
+        .await?),
+        )
     }
 
     /// Each recipient of an alert with where it stands, in the order they were configured.
     pub async fn recipient_states(&self, alert_id: i64) -> Result<Vec<RecipientState>> {
-        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        let rows: Vec<(String, String, Option<String>)> = on_pool!(self, pool, sql => sqlx::query_as(
             "SELECT address, status, last_error FROM alert_recipients WHERE alert_id = $1
              ORDER BY position",
         )
         .bind(alert_id)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(pool)
+        .await?);
         Ok(rows
             .into_iter()
             .map(|(address, status, error)| RecipientState {

@@ -1,6 +1,7 @@
 //! The store against a real SQLite file.
 
 use super::*;
+use crate::article::Article;
 
 fn article(identity: &str, link: &str) -> Article {
     Article {
@@ -16,9 +17,41 @@ fn article(identity: &str, link: &str) -> Article {
     }
 }
 
-async fn store_with_feeds(dir: &tempfile::TempDir) -> (Store, i64, i64) {
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store = Store::open(&url).await.unwrap();
+/// The databases every store test runs on: a SQLite file, and a fresh schema in the PostgreSQL
+/// database named by `NEWSWATCH_TEST_POSTGRES` (`.ci/run` makes a throw-away one); without the
+/// variable the PostgreSQL half is skipped, and says so.
+async fn backends(dir: &tempfile::TempDir) -> Vec<String> {
+    let mut urls = vec![format!("sqlite://{}", dir.path().join("t.db").display())];
+    match std::env::var("NEWSWATCH_TEST_POSTGRES") {
+        Ok(base) => urls.push(fresh_postgres_schema(&base).await),
+        Err(_) => eprintln!("PostgreSQL store tests skipped: NEWSWATCH_TEST_POSTGRES is not set"),
+    }
+    urls
+}
+
+/// A new, empty schema in the database at `base`, as a URL whose connections use it.
+pub(crate) async fn fresh_postgres_schema(base: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let schema = format!(
+        "store_{}_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    let pool = sqlx::PgPool::connect(base)
+        .await
+        .expect("connect to NEWSWATCH_TEST_POSTGRES");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&pool)
+        .await
+        .expect("create a test schema");
+    pool.close().await;
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}options=-c%20search_path%3D{schema}")
+}
+
+async fn store_with_feeds(url: &str) -> (Store, i64, i64) {
+    let store = Store::open(url, None).await.unwrap();
     store
         .sync_feeds(&[
             FeedSpec {
@@ -39,173 +72,179 @@ async fn store_with_feeds(dir: &tempfile::TempDir) -> (Store, i64, i64) {
 #[tokio::test]
 async fn articles_are_stored_once_whatever_feed_or_guid_brings_them() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, a, b) = store_with_feeds(&dir).await;
-    let mut tx = store.begin_ingest().await.unwrap();
-    let first = tx
-        .insert_articles(
-            a,
-            &[
-                article("guid:a:1", "https://news.example/story-1"),
-                article("guid:a:1", "https://news.example/story-1"),
-                article("guid:a:2", "https://news.example/"),
-                article("guid:a:3", "https://news.example/story-1"),
-            ],
-            100,
-        )
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    assert!(first[0].is_some(), "new");
-    assert_eq!(first[1], None, "a repeat within the batch");
-    assert!(first[2].is_some());
-    assert!(
-        first[3].is_some(),
-        "same link, same feed, another GUID: another entry"
-    );
+    for url in backends(&dir).await {
+        let (store, a, b) = store_with_feeds(&url).await;
+        let mut tx = store.begin_ingest().await.unwrap();
+        let first = tx
+            .insert_articles(
+                a,
+                &[
+                    article("guid:a:1", "https://news.example/story-1"),
+                    article("guid:a:1", "https://news.example/story-1"),
+                    article("guid:a:2", "https://news.example/"),
+                    article("guid:a:3", "https://news.example/story-1"),
+                ],
+                100,
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert!(first[0].is_some(), "new");
+        assert_eq!(first[1], None, "a repeat within the batch");
+        assert!(first[2].is_some());
+        assert!(
+            first[3].is_some(),
+            "same link, same feed, another GUID: another entry"
+        );
 
-    let mut tx = store.begin_ingest().await.unwrap();
-    let second = tx
-        .insert_articles(
-            b,
-            &[
-                article("guid:a:1", "https://elsewhere.example/x"),
-                article("guid:b:9", "https://news.example/story-1?utm_source=b"),
-                article("guid:b:10", "https://news.example/"),
-            ],
-            200,
-        )
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    assert_eq!(second[0], None, "known identity");
-    assert_eq!(
-        second[1], None,
-        "the story's link, first seen through feed A"
-    );
-    assert!(second[2].is_some(), "a front-page link identifies no story");
+        let mut tx = store.begin_ingest().await.unwrap();
+        let second = tx
+            .insert_articles(
+                b,
+                &[
+                    article("guid:a:1", "https://elsewhere.example/x"),
+                    article("guid:b:9", "https://news.example/story-1?utm_source=b"),
+                    article("guid:b:10", "https://news.example/"),
+                ],
+                200,
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(second[0], None, "known identity");
+        assert_eq!(
+            second[1], None,
+            "the story's link, first seen through feed A"
+        );
+        assert!(second[2].is_some(), "a front-page link identifies no story");
 
-    let feeds = store.feeds().await.unwrap();
-    assert_eq!(feeds[0].articles, 3);
-    assert_eq!(
-        feeds[1].articles, 2,
-        "feed B carries the known article (its GUID and its link name the same one) and the new one"
-    );
-    let archive = store.articles_since(0).await.unwrap();
-    assert_eq!(archive.len(), 4);
-    assert_eq!(archive[0].authors, "[\"A\"]");
+        let feeds = store.feeds().await.unwrap();
+        assert_eq!(feeds[0].articles, 3);
+        assert_eq!(
+            feeds[1].articles, 2,
+            "feed B carries the known article (its GUID and its link name the same one) and the new one"
+        );
+        let archive = store.articles_since(0).await.unwrap();
+        assert_eq!(archive.len(), 4);
+        assert_eq!(archive[0].authors, "[\"A\"]");
+    }
 }
 
 #[tokio::test]
 async fn claimed_alerts_go_back_to_the_queue_after_a_crash() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, a, _) = store_with_feeds(&dir).await;
-    let mut tx = store.begin_ingest().await.unwrap();
-    let ids = tx
-        .insert_articles(a, &[article("guid:a:1", "https://news.example/1")], 100)
-        .await
-        .unwrap();
-    let found = NewMatch {
-        watch: "W".into(),
-        recipients: vec!["x@example.org".into()],
-        message_id: "<m@example.org>".into(),
-        explanation: "[]".into(),
-        delivery: MatchDelivery::Alert,
-    };
-    assert!(tx.record_match(ids[0].unwrap(), &found, 100).await.unwrap());
-    assert!(
-        !tx.record_match(ids[0].unwrap(), &found, 100).await.unwrap(),
-        "once per watch and article"
-    );
-    tx.commit().await.unwrap();
+    for url in backends(&dir).await {
+        let (store, a, _) = store_with_feeds(&url).await;
+        let mut tx = store.begin_ingest().await.unwrap();
+        let ids = tx
+            .insert_articles(a, &[article("guid:a:1", "https://news.example/1")], 100)
+            .await
+            .unwrap();
+        let found = NewMatch {
+            watch: "W".into(),
+            recipients: vec!["x@example.org".into()],
+            message_id: "<m@example.org>".into(),
+            explanation: "[]".into(),
+            delivery: MatchDelivery::Alert,
+        };
+        assert!(tx.record_match(ids[0].unwrap(), &found, 100).await.unwrap());
+        assert!(
+            !tx.record_match(ids[0].unwrap(), &found, 100).await.unwrap(),
+            "once per watch and article"
+        );
+        tx.commit().await.unwrap();
 
-    let claimed = store.claim_due_alerts(200, 10).await.unwrap();
-    assert_eq!(claimed.len(), 1);
-    assert!(
-        store.claim_due_alerts(200, 10).await.unwrap().is_empty(),
-        "claimed once"
-    );
-    // The process dies here; the next one starts by requeueing.
-    assert_eq!(store.requeue_claimed().await.unwrap(), 1);
-    let again = store.claim_due_alerts(300, 10).await.unwrap();
-    assert_eq!(again.len(), 1);
-    assert_eq!(again[0].attempts, 2);
-    assert_eq!(
-        store.pending_recipients(again[0].id).await.unwrap(),
-        ["x@example.org"]
-    );
-    store
-        .recipient_sent(&SentRecord {
-            alert_id: again[0].id,
-            address: "x@example.org".into(),
-            at: 301,
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        store.finish_alert(again[0].id).await.unwrap(),
-        AlertStatus::Sent
-    );
-    assert!(store.claim_due_alerts(400, 10).await.unwrap().is_empty());
-    assert_eq!(store.requeue_claimed().await.unwrap(), 0);
+        let claimed = store.claim_due_alerts(200, 10).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert!(
+            store.claim_due_alerts(200, 10).await.unwrap().is_empty(),
+            "claimed once"
+        );
+        // The process dies here; the next one starts by requeueing.
+        assert_eq!(store.requeue_claimed().await.unwrap(), 1);
+        let again = store.claim_due_alerts(300, 10).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].attempts, 2);
+        assert_eq!(
+            store.pending_recipients(again[0].id).await.unwrap(),
+            ["x@example.org"]
+        );
+        store
+            .recipient_sent(&SentRecord {
+                alert_id: again[0].id,
+                address: "x@example.org".into(),
+                at: 301,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            store.finish_alert(again[0].id).await.unwrap(),
+            AlertStatus::Sent
+        );
+        assert!(store.claim_due_alerts(400, 10).await.unwrap().is_empty());
+        assert_eq!(store.requeue_claimed().await.unwrap(), 0);
+    }
 }
 
 #[tokio::test]
 async fn each_recipient_has_its_own_delivery_state() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, a, _) = store_with_feeds(&dir).await;
-    let mut tx = store.begin_ingest().await.unwrap();
-    let ids = tx
-        .insert_articles(a, &[article("guid:a:1", "https://news.example/1")], 100)
-        .await
-        .unwrap();
-    let found = NewMatch {
-        watch: "W".into(),
-        recipients: vec![
-            "a@example.org".into(),
-            "stale@example.org".into(),
-            "Analyst <A@example.org>".into(),
-        ],
-        message_id: "<m@example.org>".into(),
-        explanation: "[]".into(),
-        delivery: MatchDelivery::Alert,
-    };
-    assert!(tx.record_match(ids[0].unwrap(), &found, 100).await.unwrap());
-    tx.commit().await.unwrap();
-    let alert = store.claim_due_alerts(200, 10).await.unwrap().remove(0);
-    assert_eq!(
-        store.pending_recipients(alert.id).await.unwrap(),
-        ["a@example.org", "stale@example.org"],
-        "an address listed twice is one recipient"
-    );
-    let sent = SentRecord {
-        alert_id: alert.id,
-        address: "a@example.org".into(),
-        at: 201,
-    };
-    store.recipient_sent(&sent).await.unwrap();
-    store
-        .recipient_failed(alert.id, "stale@example.org", "550 no such user")
-        .await
-        .unwrap();
-    assert_eq!(
-        store.finish_alert(alert.id).await.unwrap(),
-        AlertStatus::Failed
-    );
-    let states = store.recipient_states(alert.id).await.unwrap();
-    assert_eq!(states[0].status, "sent");
-    assert_eq!(states[1].status, "failed");
-    assert_eq!(states[1].error.as_deref(), Some("550 no such user"));
-    let listed = store.alerts(Some(AlertStatus::Failed), None).await.unwrap();
-    assert_eq!(
-        listed[0].last_error.as_deref(),
-        Some("stale@example.org: 550 no such user")
-    );
+    for url in backends(&dir).await {
+        let (store, a, _) = store_with_feeds(&url).await;
+        let mut tx = store.begin_ingest().await.unwrap();
+        let ids = tx
+            .insert_articles(a, &[article("guid:a:1", "https://news.example/1")], 100)
+            .await
+            .unwrap();
+        let found = NewMatch {
+            watch: "W".into(),
+            recipients: vec![
+                "a@example.org".into(),
+                "stale@example.org".into(),
+                "Analyst <A@example.org>".into(),
+            ],
+            message_id: "<m@example.org>".into(),
+            explanation: "[]".into(),
+            delivery: MatchDelivery::Alert,
+        };
+        assert!(tx.record_match(ids[0].unwrap(), &found, 100).await.unwrap());
+        tx.commit().await.unwrap();
+        let alert = store.claim_due_alerts(200, 10).await.unwrap().remove(0);
+        assert_eq!(
+            store.pending_recipients(alert.id).await.unwrap(),
+            ["a@example.org", "stale@example.org"],
+            "an address listed twice is one recipient"
+        );
+        let sent = SentRecord {
+            alert_id: alert.id,
+            address: "a@example.org".into(),
+            at: 201,
+        };
+        store.recipient_sent(&sent).await.unwrap();
+        store
+            .recipient_failed(alert.id, "stale@example.org", "550 no such user")
+            .await
+            .unwrap();
+        assert_eq!(
+            store.finish_alert(alert.id).await.unwrap(),
+            AlertStatus::Failed
+        );
+        let states = store.recipient_states(alert.id).await.unwrap();
+        assert_eq!(states[0].status, "sent");
+        assert_eq!(states[1].status, "failed");
+        assert_eq!(states[1].error.as_deref(), Some("550 no such user"));
+        let listed = store.alerts(Some(AlertStatus::Failed), None).await.unwrap();
+        assert_eq!(
+            listed[0].last_error.as_deref(),
+            Some("stale@example.org: 550 no such user")
+        );
 
-    // A retry goes to the refused address only.
-    assert!(store.retry_alert(alert.id, 300).await.unwrap());
-    let again = store.claim_due_alerts(300, 10).await.unwrap().remove(0);
-    assert_eq!(
-        store.pending_recipients(again.id).await.unwrap(),
-        ["stale@example.org"]
-    );
+        // A retry goes to the refused address only.
+        assert!(store.retry_alert(alert.id, 300).await.unwrap());
+        let again = store.claim_due_alerts(300, 10).await.unwrap().remove(0);
+        assert_eq!(
+            store.pending_recipients(again.id).await.unwrap(),
+            ["stale@example.org"]
+        );
+    }
 }

@@ -1,0 +1,130 @@
+//! The statements that SQLite and PostgreSQL spell differently, one module per backend with
+//! the same names. Everything else is shared SQL. The differences: a JSON array bound as one
+//! parameter is read with `json_each` in SQLite and `jsonb_array_elements` in PostgreSQL (a
+//! batch of rows in one statement, with the same bindings on both), and PostgreSQL claims rows
+//! with `FOR UPDATE SKIP LOCKED`, which SQLite (one writer at a time) has no need of.
+
+pub mod sqlite {
+    /// `$1`: JSON array of identities → those stored.
+    pub const KNOWN_IDENTITIES: &str =
+        "SELECT identity FROM articles WHERE identity IN (SELECT value FROM json_each($1))";
+
+    /// `$1`: JSON array of entries, `$2`: the feed → (entry index, 0 by identity | 1 by link,
+    /// stored article id).
+    pub const KNOWN_ARTICLES: &str = "SELECT CAST(j.key AS INTEGER), 0, a.id FROM json_each($1) j
+           JOIN articles a ON a.identity = json_extract(j.value, '$.identity')
+         UNION ALL
+         SELECT CAST(j.key AS INTEGER), 1, a.id FROM json_each($1) j
+           JOIN articles a ON a.canonical_link = json_extract(j.value, '$.canonical_link')
+                          AND a.feed_id <> $2
+         ORDER BY 1, 2, 3";
+
+    /// `$1`: JSON array of new entries, `$2`: the feed, `$3`: now → (id, identity) of each
+    /// article stored.
+    pub const INSERT_ARTICLES: &str =
+        "INSERT INTO articles (identity, feed_id, link, canonical_link, title, summary,
+                               content, authors, categories, lang, published_at, fetched_at)
+         SELECT json_extract(r.value, '$.identity'), $2, json_extract(r.value, '$.link'),
+                json_extract(r.value, '$.canonical_link'), json_extract(r.value, '$.title'),
+                json_extract(r.value, '$.summary'), json_extract(r.value, '$.content'),
+                json_extract(r.value, '$.authors'), json_extract(r.value, '$.categories'),
+                json_extract(r.value, '$.lang'), json_extract(r.value, '$.published_at'), $3
+         FROM json_each($1) r
+         WHERE true
+         ORDER BY r.key
+         ON CONFLICT (identity) DO NOTHING
+         RETURNING id, identity";
+
+    /// `$1`: the feed, `$2`: now, `$3`: JSON array of article ids.
+    pub const INSERT_FEED_ARTICLES: &str =
+        "INSERT INTO feed_articles (feed_id, article_id, first_seen_at)
+         SELECT $1, value, $2 FROM json_each($3) WHERE true
+         ON CONFLICT (feed_id, article_id) DO NOTHING";
+
+    /// `$1`: the alert, `$2`: JSON array of addresses, in order.
+    pub const INSERT_RECIPIENTS: &str = "INSERT INTO alert_recipients (alert_id, address, position)
+         SELECT $1, value, key FROM json_each($2) WHERE true
+         ON CONFLICT (alert_id, address) DO NOTHING";
+
+    /// `$1`: now, `$2`: how many → ids of queued alerts due.
+    pub const DUE_ALERT_IDS: &str =
+        "SELECT id FROM alerts WHERE status = 'queued' AND next_attempt_at <= $1
+         ORDER BY next_attempt_at, id LIMIT $2";
+
+    /// `$1`: JSON array of `{"name", "url"}` as configured: a feed whose URL changed starts
+    /// its HTTP state afresh.
+    pub const RESET_MOVED_FEEDS: &str =
+        "UPDATE feeds SET config_url = c.url, url = c.url, etag = NULL, last_modified = NULL,
+                next_poll_at = 0
+         FROM (SELECT json_extract(value, '$.name') AS name, json_extract(value, '$.url') AS url
+               FROM json_each($1)) AS c
+         WHERE feeds.name = c.name AND feeds.config_url <> c.url";
+
+    /// `$1` as above: new feeds added, configured ones active.
+    pub const ADD_FEEDS: &str = "INSERT INTO feeds (name, config_url, url, active)
+         SELECT json_extract(value, '$.name'), json_extract(value, '$.url'),
+                json_extract(value, '$.url'), TRUE
+         FROM json_each($1) WHERE true
+         ON CONFLICT (name) DO UPDATE SET active = TRUE";
+
+    /// `$1` as above: feeds no longer configured stop being polled.
+    pub const RETIRE_FEEDS: &str = "UPDATE feeds SET active = FALSE
+         WHERE name NOT IN (SELECT json_extract(value, '$.name') FROM json_each($1))";
+}
+
+pub mod postgres {
+    pub const KNOWN_IDENTITIES: &str = "SELECT identity FROM articles
+         WHERE identity IN (SELECT value FROM jsonb_array_elements_text($1::jsonb))";
+
+    pub const KNOWN_ARTICLES: &str = "SELECT j.key - 1, 0::BIGINT, a.id
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS j(value, key)
+           JOIN articles a ON a.identity = j.value->>'identity'
+         UNION ALL
+         SELECT j.key - 1, 1::BIGINT, a.id
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS j(value, key)
+           JOIN articles a ON a.canonical_link = j.value->>'canonical_link' AND a.feed_id <> $2
+         ORDER BY 1, 2, 3";
+
+    pub const INSERT_ARTICLES: &str =
+        "INSERT INTO articles (identity, feed_id, link, canonical_link, title, summary,
+                               content, authors, categories, lang, published_at, fetched_at)
+         SELECT r.value->>'identity', $2, r.value->>'link', r.value->>'canonical_link',
+                r.value->>'title', r.value->>'summary', r.value->>'content',
+                r.value->>'authors', r.value->>'categories', r.value->>'lang',
+                (r.value->>'published_at')::BIGINT, $3
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS r(value, key)
+         ORDER BY r.key
+         ON CONFLICT (identity) DO NOTHING
+         RETURNING id, identity";
+
+    pub const INSERT_FEED_ARTICLES: &str =
+        "INSERT INTO feed_articles (feed_id, article_id, first_seen_at)
+         SELECT $1, value::BIGINT, $2 FROM jsonb_array_elements_text($3::jsonb) AS value
+         ON CONFLICT (feed_id, article_id) DO NOTHING";
+
+    pub const INSERT_RECIPIENTS: &str = "INSERT INTO alert_recipients (alert_id, address, position)
+         SELECT $1, r.value, r.key - 1
+         FROM jsonb_array_elements_text($2::jsonb) WITH ORDINALITY AS r(value, key)
+         ON CONFLICT (alert_id, address) DO NOTHING";
+
+    /// Rows another instance is claiming are skipped, not waited for.
+    pub const DUE_ALERT_IDS: &str =
+        "SELECT id FROM alerts WHERE status = 'queued' AND next_attempt_at <= $1
+         ORDER BY next_attempt_at, id LIMIT $2
+         FOR UPDATE SKIP LOCKED";
+
+    pub const RESET_MOVED_FEEDS: &str =
+        "UPDATE feeds SET config_url = c.url, url = c.url, etag = NULL, last_modified = NULL,
+                next_poll_at = 0
+         FROM (SELECT value->>'name' AS name, value->>'url' AS url
+               FROM jsonb_array_elements($1::jsonb)) AS c
+         WHERE feeds.name = c.name AND feeds.config_url <> c.url";
+
+    pub const ADD_FEEDS: &str = "INSERT INTO feeds (name, config_url, url, active)
+         SELECT value->>'name', value->>'url', value->>'url', TRUE
+         FROM jsonb_array_elements($1::jsonb)
+         ON CONFLICT (name) DO UPDATE SET active = TRUE";
+
+    pub const RETIRE_FEEDS: &str = "UPDATE feeds SET active = FALSE
+         WHERE name NOT IN (SELECT value->>'name' FROM jsonb_array_elements($1::jsonb))";
+}

@@ -1,0 +1,73 @@
+//! Feeds and their poll state: reconciling the table with the configuration, what is due, and
+//! the outcome of each poll.
+
+use super::rows::{self, FeedRow};
+use super::{FeedSpec, PollRecord, Result, Store, on_pool, on_tx};
+
+impl Store {
+    /// Reconciles the feeds table with the configuration, in a few statements whatever the
+    /// number of feeds: new feeds are added, a changed URL restarts the feed's HTTP state,
+    /// feeds no longer configured stop being polled (their articles stay).
+    pub async fn sync_feeds(&self, feeds: &[FeedSpec]) -> Result<()> {
+        let configured: Vec<serde_json::Value> = feeds
+            .iter()
+            .map(|f| serde_json::json!({ "name": f.name, "url": f.url }))
+            .collect();
+        let configured = serde_json::to_string(&configured).unwrap_or_else(|_| "[]".into());
+        let mut tx = self.begin().await?;
+        on_tx!(&mut tx, conn, sql => {
+            for statement in [sql::RESET_MOVED_FEEDS, sql::ADD_FEEDS, sql::RETIRE_FEEDS] {
+                sqlx::query(statement)
+                    .bind(&configured)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        });
+        tx.commit().await
+    }
+
+    /// Every feed (active ones first), with its article count.
+    pub async fn feeds(&self) -> Result<Vec<FeedRow>> {
+        Ok(
+            on_pool!(self, pool, sql => sqlx::query_as::<_, FeedRow>(concat!(
+            rows::feed_select!(),
+            " ORDER BY f.active DESC, f.name"
+        ))
+        .fetch_all(pool)
+        .await?),
+        )
+    }
+
+    /// Active feeds due for a poll at `now`.
+    pub async fn due_feeds(&self, now: i64) -> Result<Vec<FeedRow>> {
+        Ok(
+            on_pool!(self, pool, sql => sqlx::query_as::<_, FeedRow>(concat!(
+            rows::feed_select!(),
+            " WHERE f.active AND f.next_poll_at <= $1 ORDER BY f.next_poll_at, f.id"
+        ))
+        .bind(now)
+        .fetch_all(pool)
+        .await?),
+        )
+    }
+
+    /// The earliest next poll among active feeds not yet due at `now` (those due are being
+    /// polled, or held back by the scheduler).
+    pub async fn next_poll_after(&self, now: i64) -> Result<Option<i64>> {
+        Ok(
+            on_pool!(self, pool, sql => sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT MIN(next_poll_at) FROM feeds WHERE active AND next_poll_at > $1",
+        )
+        .bind(now)
+        .fetch_one(pool)
+        .await?),
+        )
+    }
+
+    /// Records a poll that produced no articles to ingest (an error, or 304).
+    pub async fn record_poll(&self, feed_id: i64, record: &PollRecord, now: i64) -> Result<()> {
+        let mut tx = self.begin_ingest().await?;
+        tx.record_poll(feed_id, record, now).await?;
+        tx.commit().await
+    }
+}

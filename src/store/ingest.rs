@@ -1,0 +1,279 @@
+//! The one transaction in which a poll's results are written: new articles (deduplicated
+//! against every feed), their matches, the alerts those cause, and the feed's poll state.
+
+use crate::article::{Article, story_url};
+
+use super::{MatchDelivery, NewMatch, PollRecord, Result, Store, Tx, on_pool, on_tx, outbox};
+
+impl Store {
+    /// Which of these identities are stored already.
+    pub async fn known_identities<'a>(
+        &self,
+        identities: impl Iterator<Item = &'a str>,
+    ) -> Result<std::collections::HashSet<String>> {
+        let list: Vec<&str> = identities.collect();
+        if list.is_empty() {
+            return Ok(Default::default());
+        }
+        let json = serde_json::to_string(&list).unwrap_or_else(|_| "[]".into());
+        let known: Vec<String> = on_pool!(self, pool, sql => {
+            sqlx::query_scalar(sql::KNOWN_IDENTITIES)
+                .bind(json)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(known.into_iter().collect())
+    }
+
+    /// Starts the one transaction in which a poll's results are written (one at a time on
+    /// SQLite).
+    pub async fn begin_ingest(&self) -> Result<IngestTx> {
+        let turn = match self.backend() {
+            super::Backend::Sqlite => Some(std::sync::Arc::clone(&self.writer).lock_owned().await),
+            super::Backend::Postgres => None,
+        };
+        Ok(IngestTx {
+            tx: self.begin().await?,
+            _turn: turn,
+        })
+    }
+}
+
+/// The transaction of one poll's ingest: articles, matches, alerts and poll state commit
+/// together or not at all.
+pub struct IngestTx {
+    tx: Tx,
+    /// SQLite's turn to write; none for PostgreSQL.
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl IngestTx {
+    /// Stores a poll's articles; for each, its id when it was new. An article is already known
+    /// when its identity is stored (from any feed), when its canonical link was first seen
+    /// through another feed (the story under a different GUID), or when it repeats an earlier
+    /// entry of the same batch. Every article is recorded as carried by the feed. A few
+    /// statements per batch, whatever its size: SQLite's single writer waits on each.
+    pub async fn insert_articles(
+        &mut self,
+        feed_id: i64,
+        articles: &[Article],
+        now: i64,
+    ) -> Result<Vec<Option<i64>>> {
+        if articles.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<serde_json::Value> = articles
+            .iter()
+            .map(|a| {
+                serde_json::json!({
+                    "identity": a.identity,
+                    "link": a.link,
+                    "canonical_link": a.link.as_deref().and_then(story_url),
+                    "title": a.title,
+                    "summary": a.summary,
+                    "content": a.content,
+                    "authors": serde_json::to_string(&a.authors).unwrap_or_else(|_| "[]".into()),
+                    "categories": serde_json::to_string(&a.categories).unwrap_or_else(|_| "[]".into()),
+                    "lang": a.lang,
+                    "published_at": a.published.map(|d| d.timestamp()),
+                })
+            })
+            .collect();
+        let batch = serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into());
+        // Per entry, the article with its identity first, else the oldest with its link.
+        let known: Vec<(i64, i64, i64)> = on_tx!(&mut self.tx, conn, sql => {
+            sqlx::query_as(sql::KNOWN_ARTICLES)
+                .bind(&batch)
+                .bind(feed_id)
+                .fetch_all(&mut *conn)
+                .await?
+        });
+        let mut ids: Vec<Option<i64>> = vec![None; articles.len()];
+        for (index, _, id) in known {
+            if let Some(slot) = usize::try_from(index).ok().and_then(|i| ids.get_mut(i)) {
+                slot.get_or_insert(id);
+            }
+        }
+        // The new ones, each identity once (the first entry wins).
+        let mut first_entry: std::collections::HashMap<&str, usize> =
+            std::collections::HashMap::new();
+        let fresh: Vec<usize> = (0..articles.len())
+            .filter(|&i| {
+                ids[i].is_none()
+                    && *first_entry
+                        .entry(articles[i].identity.as_str())
+                        .or_insert(i)
+                        == i
+            })
+            .collect();
+        let mut inserted = vec![false; articles.len()];
+        if !fresh.is_empty() {
+            let fresh_rows: Vec<&serde_json::Value> = fresh.iter().map(|&i| &rows[i]).collect();
+            let fresh_batch = serde_json::to_string(&fresh_rows).unwrap_or_else(|_| "[]".into());
+            let created: Vec<(i64, String)> = on_tx!(&mut self.tx, conn, sql => {
+                sqlx::query_as(sql::INSERT_ARTICLES)
+                    .bind(&fresh_batch)
+                    .bind(feed_id)
+                    .bind(now)
+                    .fetch_all(&mut *conn)
+                    .await?
+            });
+            let by_identity: std::collections::HashMap<&str, i64> = created
+                .iter()
+                .map(|(id, identity)| (identity.as_str(), *id))
+                .collect();
+            for &i in &fresh {
+                ids[i] = by_identity.get(articles[i].identity.as_str()).copied();
+                inserted[i] = ids[i].is_some();
+            }
+        }
+        // Repeats within the batch point at the article their first entry created.
+        for i in 0..articles.len() {
+            if ids[i].is_none() {
+                ids[i] = first_entry
+                    .get(articles[i].identity.as_str())
+                    .and_then(|&first| ids[first]);
+            }
+        }
+        let carried: Vec<i64> = ids.iter().flatten().copied().collect();
+        let carried = serde_json::to_string(&carried).unwrap_or_else(|_| "[]".into());
+        on_tx!(&mut self.tx, conn, sql => {
+            sqlx::query(sql::INSERT_FEED_ARTICLES)
+                .bind(feed_id)
+                .bind(now)
+                .bind(&carried)
+                .execute(&mut *conn)
+                .await?;
+        });
+        Ok(ids
+            .into_iter()
+            .zip(inserted)
+            .map(|(id, new)| id.filter(|_| new))
+            .collect())
+    }
+
+    /// Article alerts queued for `watch` since `since` (for the hourly cap).
+    pub async fn article_alerts_since(&mut self, watch: &str, since: i64) -> Result<i64> {
+        Ok(on_tx!(&mut self.tx, conn, sql => {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM alerts
+                 WHERE watch = $1 AND kind = 'article' AND created_at >= $2",
+            )
+            .bind(watch)
+            .bind(since)
+            .fetch_one(&mut *conn)
+            .await?
+        }))
+    }
+
+    /// Records a match and, for `MatchDelivery::Alert`, queues its alert (once per watch and
+    /// article). Returns whether an alert was queued.
+    pub async fn record_match(
+        &mut self,
+        article_id: i64,
+        found: &NewMatch,
+        now: i64,
+    ) -> Result<bool> {
+        let recipients = serde_json::to_string(&found.recipients).unwrap_or_else(|_| "[]".into());
+        let queued: Option<i64> = on_tx!(&mut self.tx, conn, sql => {
+            let recorded = sqlx::query(
+                "INSERT INTO matches (watch, article_id, matched_at, explanation, delivery)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (watch, article_id) DO NOTHING",
+            )
+            .bind(&found.watch)
+            .bind(article_id)
+            .bind(now)
+            .bind(&found.explanation)
+            .bind(found.delivery.as_str())
+            .execute(&mut *conn)
+            .await?;
+            if found.delivery != MatchDelivery::Alert || recorded.rows_affected() == 0 {
+                return Ok(false);
+            }
+            sqlx::query_scalar(
+                "INSERT INTO alerts (watch, kind, article_id, dedup_key, message_id, recipients,
+                                     status, next_attempt_at, created_at, queued_at)
+                 VALUES ($1, 'article', $2, $3, $4, $5, 'queued', $6, $6, $6)
+                 ON CONFLICT (dedup_key) DO NOTHING
+                 RETURNING id",
+            )
+            .bind(&found.watch)
+            .bind(article_id)
+            .bind(format!("article:{}:{article_id}", found.watch))
+            .bind(&found.message_id)
+            .bind(&recipients)
+            .bind(now)
+            .fetch_optional(&mut *conn)
+            .await?
+        });
+        let Some(alert_id) = queued else {
+            return Ok(false);
+        };
+        outbox::insert_recipients(&mut self.tx, alert_id, &found.recipients).await?;
+        Ok(true)
+    }
+
+    /// Records the outcome of a poll in the feed's state.
+    pub async fn record_poll(&mut self, feed_id: i64, record: &PollRecord, now: i64) -> Result<()> {
+        on_tx!(&mut self.tx, conn, sql => match record {
+            PollRecord::Success {
+                moved_to,
+                etag,
+                last_modified,
+                not_modified,
+                new_articles,
+                next_poll_at,
+            } => {
+                let status = if *not_modified { "not_modified" } else { "ok" };
+                sqlx::query(
+                    "UPDATE feeds SET
+                        url = COALESCE($2, url),
+                        etag = CASE WHEN $3 THEN etag ELSE $4 END,
+                        last_modified = CASE WHEN $3 THEN last_modified ELSE $5 END,
+                        first_success_at = COALESCE(first_success_at, $6),
+                        last_poll_at = $6, last_success_at = $6,
+                        last_status = $7, last_http_status = NULL, last_error = NULL,
+                        consecutive_errors = 0, next_poll_at = $8,
+                        last_new_article_at = CASE WHEN $9 > 0 THEN $6 ELSE last_new_article_at END
+                     WHERE id = $1",
+                )
+                .bind(feed_id)
+                .bind(moved_to)
+                .bind(*not_modified)
+                .bind(etag)
+                .bind(last_modified)
+                .bind(now)
+                .bind(status)
+                .bind(next_poll_at)
+                .bind(*new_articles as i64)
+                .execute(&mut *conn)
+                .await?;
+            }
+            PollRecord::Failure {
+                error,
+                http_status,
+                next_poll_at,
+            } => {
+                sqlx::query(
+                    "UPDATE feeds SET last_poll_at = $2, last_status = 'error', last_error = $3,
+                        last_http_status = $4, consecutive_errors = consecutive_errors + 1,
+                        next_poll_at = $5
+                     WHERE id = $1",
+                )
+                .bind(feed_id)
+                .bind(now)
+                .bind(error)
+                .bind(http_status.map(i64::from))
+                .bind(next_poll_at)
+                .execute(&mut *conn)
+                .await?;
+            }
+        });
+        Ok(())
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await
+    }
+}
