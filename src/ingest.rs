@@ -80,6 +80,8 @@ pub struct IngestReport {
 #[derive(Debug, Clone)]
 pub struct FeedContext<'a> {
     pub feed_id: i64,
+    /// This poll's claim on the feed: nothing is written once it is lost.
+    pub lease: crate::store::FeedLease,
     /// Feed name and tags, for `feed:` in queries.
     pub labels: &'a [String],
     pub first_poll: bool,
@@ -131,7 +133,7 @@ impl Ingestor {
                     .then(|| self.match_article(article, feed))
             })
             .collect();
-        let mut tx = store.begin_ingest().await?;
+        let mut tx = store.begin_ingest(feed.lease).await?;
         let stored = tx
             .insert_articles(feed.feed_id, &articles, timestamp)
             .await?;

@@ -68,6 +68,8 @@ enum Delivery {
 struct Env {
     dir: TempDir,
     config: PathBuf,
+    /// `[database] url`: SQLite in `dir`, or a PostgreSQL schema (see `support::database`).
+    database: String,
     delivery: Delivery,
     polling: String,
 }
@@ -105,6 +107,7 @@ impl Env {
             .expect("create temp dir");
         let config = dir.path().join("config.toml");
         Env {
+            database: support::database::url(dir.path()),
             dir,
             config,
             delivery,
@@ -129,10 +132,9 @@ impl Env {
 
     /// The configuration text for these feeds (name, URL) and the watch's query.
     fn config_text(&self, feeds: &[(&str, String)], query: &str) -> String {
-        let root = self.path().display().to_string();
         let mut text = format!(
-            "[database]\nurl = \"sqlite://{root}/newswatch.db\"\n\n[polling]\n{}\n",
-            self.polling
+            "[database]\nurl = \"{}\"\n\n[polling]\n{}\n",
+            self.database, self.polling
         );
         text.push_str(&format!(
             "[email]\nfrom = \"Newswatch <alerts@{FROM_DOMAIN}>\"\n"
@@ -951,7 +953,8 @@ fn file_transport_writes_one_eml_per_alert() {
     ];
     let server = FeedServer::start();
     server.serve("/feed.xml", Route::rss(rss(&items)));
-    let env = Env::new(Delivery::File).feeds(&[("Feed", server.url("/feed.xml"))]);
+    let feeds = [("Feed", server.url("/feed.xml"))];
+    let mut env = Env::new(Delivery::File).feeds(&feeds);
 
     let run = env.once();
     let files = env.eml_files();
@@ -1059,9 +1062,14 @@ fn file_transport_writes_one_eml_per_alert() {
 
     // A new database writing into the same directory numbers its alerts from 1 again: the
     // earlier mails stay.
-    std::fs::remove_file(env.path().join("newswatch.db")).expect("remove the database");
-    for leftover in ["newswatch.db-wal", "newswatch.db-shm"] {
-        let _ = std::fs::remove_file(env.path().join(leftover));
+    if support::database::on_postgres() {
+        env.database = support::database::url(env.path());
+        env = env.feeds(&feeds);
+    } else {
+        std::fs::remove_file(env.path().join("newswatch.db")).expect("remove the database");
+        for leftover in ["newswatch.db-wal", "newswatch.db-shm"] {
+            let _ = std::fs::remove_file(env.path().join(leftover));
+        }
     }
     let later = "Kremlin confirms North Korean missiles for Russia";
     server.serve(

@@ -72,6 +72,8 @@ impl Feed {
 struct Env {
     dir: TempDir,
     config: PathBuf,
+    /// `[database] url`: SQLite in `dir`, or a PostgreSQL schema (see `support::database`).
+    database: String,
     polling: String,
     query: String,
 }
@@ -128,6 +130,7 @@ impl Env {
             .expect("create temp dir");
         let config = dir.path().join("config.toml");
         Env {
+            database: support::database::url(dir.path()),
             dir,
             config,
             polling: String::from("timeout = \"5s\"\n"),
@@ -157,11 +160,11 @@ impl Env {
     }
 
     fn config_text(&self, feeds: &[Feed]) -> String {
-        let root = self.path().display();
         let mut text = format!(
-            "[database]\nurl = \"sqlite://{root}/newswatch.db\"\n\n[polling]\n{}\n\
+            "[database]\nurl = \"{}\"\n\n[polling]\n{}\n\
              [email]\nfrom = \"Newswatch <alerts@newswatch.test>\"\ntransport = \"file\"\n\
              dir = '{}'\n",
+            self.database,
             self.polling,
             self.alerts_dir().display()
         );

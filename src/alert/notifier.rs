@@ -20,7 +20,8 @@ use super::{batch_message_id, message_id_domain, short_hash};
 use crate::config::{DigestSchedule, EmailConfig};
 use crate::rules::Hit;
 use crate::store::{
-    AlertDetail, AlertStatus, BatchItem, MatchDelivery, NewBatch, SentRecord, Store, StoreError,
+    AlertDetail, AlertStatus, BatchItem, Claimant, MatchDelivery, NewBatch, SentRecord, Store,
+    StoreError,
 };
 
 /// When to try a failed delivery again.
@@ -96,6 +97,8 @@ pub struct WatchBatching {
 /// Sends due alerts.
 pub struct Notifier {
     store: Store,
+    /// This process, and how long its claim on an alert lasts.
+    claimant: Claimant,
     mailer: Mailer,
     from: Mailbox,
     policy: RetryPolicy,
@@ -107,12 +110,14 @@ pub struct Notifier {
     pause: std::sync::Mutex<ServerPause>,
 }
 
-/// Alerts claimed per round trip to the database.
-const CLAIM_BATCH: i64 = 16;
+/// Alerts claimed per round trip to the database: few, so that a process that dies strands
+/// few claims until their leases expire.
+const CLAIM_BATCH: i64 = 4;
 
 impl Notifier {
     pub fn new(
         store: Store,
+        claimant: Claimant,
         mailer: Mailer,
         from: Mailbox,
         policy: RetryPolicy,
@@ -120,6 +125,7 @@ impl Notifier {
     ) -> Self {
         Self {
             store,
+            claimant,
             mailer,
             from,
             policy,
@@ -145,6 +151,11 @@ impl Notifier {
 
     fn server_available(&self) {
         *self.pause.lock().unwrap_or_else(|p| p.into_inner()) = ServerPause::default();
+    }
+
+    /// This process's claims.
+    pub fn claimant(&self) -> &Claimant {
+        &self.claimant
     }
 
     /// Records as sent the alerts whose "sent" a database error kept from being recorded.
@@ -232,6 +243,13 @@ impl Notifier {
         shutdown: &CancellationToken,
     ) -> Result<DeliveryReport, StoreError> {
         let mut report = DeliveryReport::default();
+        let requeued = self.store.requeue_expired_claims().await?;
+        if requeued > 0 {
+            warn!(
+                alerts = requeued,
+                "alerts whose claim expired (the process sending them stopped) are queued again"
+            );
+        }
         self.gather_batches().await?;
         if self.paused_until(now()).is_some() {
             return Ok(report);
@@ -254,7 +272,10 @@ impl Notifier {
             if shutdown.is_cancelled() {
                 return Ok(());
             }
-            let claimed = self.store.claim_due_alerts(now(), CLAIM_BATCH).await?;
+            let claimed = self
+                .store
+                .claim_due_alerts(&self.claimant, now(), CLAIM_BATCH)
+                .await?;
             if claimed.is_empty() {
                 return Ok(());
             }
@@ -287,6 +308,12 @@ impl Notifier {
         shutdown: &CancellationToken,
     ) -> Result<Flow, StoreError> {
         let started = std::time::Instant::now();
+        if !self.store.renew_claim(&self.claimant, &alert).await? {
+            warn!(
+                "lost the claim on this alert (its lease expired and another process took it); not sending it"
+            );
+            return Ok(Flow::Continue);
+        }
         let prepared = match recipients(&alert) {
             Ok(to) => self.render(&alert, &to).await?,
             Err(e) => Err(e),

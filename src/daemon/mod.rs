@@ -19,7 +19,7 @@ use crate::alert::{Mailer, Notifier, RetryPolicy, WatchBatching, message_id_doma
 use crate::config::Config;
 use crate::feed::{self, FetchRequest, FetchSettings, Fetcher, PolledContent};
 use crate::ingest::{AlertWindow, FeedContext, Ingestor, WatchDelivery, WatchTargets};
-use crate::store::{FeedRow, FeedSpec, PollRecord, Store, StoreError};
+use crate::store::{Claimant, FeedRow, FeedSpec, Instance, PollRecord, Store, StoreError};
 use schedule::Schedule;
 
 /// Why the daemon could not start or go on.
@@ -130,7 +130,11 @@ pub struct Daemon {
     per_host_limit: usize,
     /// Wakes the notifier when an ingest queued alerts.
     alerts_queued: Notify,
-    /// Held while this process polls and delivers: one daemon per database.
+    /// This process, as registered in the database.
+    instance: Instance,
+    /// This process's claims on feed polls, which outlast the longest legitimate poll.
+    feed_claimant: Claimant,
+    /// Held while this process polls and delivers: one daemon per SQLite database.
     _lock: Option<std::fs::File>,
 }
 
@@ -168,6 +172,34 @@ fn lock_database(url: &str) -> Result<Option<std::fs::File>, DaemonError> {
     }
 }
 
+/// How long this process's claim on an alert lasts: renewed before each message, it must
+/// outlive one whole delivery (connection set-up and one transaction, each bounded by the SMTP
+/// timeout).
+fn alert_lease(config: &Config) -> Duration {
+    match &config.email.smtp {
+        Some(smtp) if config.email.transport == crate::config::Transport::Smtp => {
+            smtp.get_ref().timeout.0.saturating_mul(2) + Duration::from_secs(10)
+        }
+        _ => Duration::from_secs(60),
+    }
+}
+
+/// Every instance runs the same configuration; one that differs says so.
+async fn warn_about_other_configs(store: &Store, me: &Instance) -> Result<(), StoreError> {
+    for other in store.live_instances(INSTANCE_LIVE_FOR).await? {
+        if other.id != me.id && other.config_fingerprint != me.config_fingerprint {
+            warn!(
+                instance = %other.id,
+                "another instance on this database runs a different configuration; every instance should run the same file"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// An instance not seen for this long is taken to be gone.
+pub const INSTANCE_LIVE_FOR: Duration = Duration::from_secs(120);
+
 impl Daemon {
     /// Opens the database, reconciles feeds with the configuration, puts alerts a crash left
     /// claimed back in the queue, and prepares fetching and delivery.
@@ -199,13 +231,13 @@ impl Daemon {
             })
             .collect();
         store.sync_feeds(&specs).await?;
-        let requeued = store.requeue_claimed().await?;
-        if requeued > 0 {
-            info!(
-                alerts = requeued,
-                "alerts claimed before a crash are queued again"
-            );
-        }
+        let instance = Instance::of_this_process(config);
+        store.register_instance(&instance).await?;
+        warn_about_other_configs(&store, &instance).await?;
+        let claimant = Claimant {
+            owner: instance.id.clone(),
+            lease: alert_lease(config),
+        };
         let fetcher = Fetcher::new(FetchSettings {
             timeout: config.polling.timeout.0,
             max_body: config.polling.max_body.0,
@@ -243,6 +275,7 @@ impl Daemon {
         Ok(Arc::new(Daemon {
             notifier: Notifier::new(
                 store.clone(),
+                claimant,
                 mailer,
                 from,
                 RetryPolicy::from_config(&config.email),
@@ -267,6 +300,11 @@ impl Daemon {
             per_host: Mutex::new(HashMap::new()),
             per_host_limit: config.polling.per_host,
             alerts_queued: Notify::new(),
+            feed_claimant: Claimant {
+                owner: instance.id.clone(),
+                lease: config.polling.timeout.0.saturating_mul(2) + Duration::from_secs(30),
+            },
+            instance,
             _lock: lock,
         }))
     }
@@ -296,7 +334,7 @@ impl Daemon {
         for feed in feeds {
             let daemon = Arc::clone(self);
             let shutdown = shutdown.clone();
-            polls.spawn(async move { daemon.poll_feed(feed, &shutdown).await });
+            polls.spawn(async move { daemon.poll_feed(feed, true, &shutdown).await });
         }
         while let Some(joined) = polls.join_next().await {
             match joined {
@@ -397,7 +435,8 @@ impl Daemon {
                 let id = feed.id;
                 polls.spawn(async move {
                     // A bug must cost one poll, never the feed's place in the schedule.
-                    let poll = std::panic::AssertUnwindSafe(daemon.poll_feed(feed, &shutdown));
+                    let poll =
+                        std::panic::AssertUnwindSafe(daemon.poll_feed(feed, false, &shutdown));
                     let outcome = match futures_util::FutureExt::catch_unwind(poll).await {
                         Ok(polled) => polled.map_err(PollTaskError::Database),
                         Err(_) => {
@@ -429,13 +468,20 @@ impl Daemon {
     async fn notify_loop(self: &Arc<Self>, shutdown: CancellationToken) {
         let mut claims_left_behind = false;
         while !shutdown.is_cancelled() {
+            if let Err(e) = self.store.register_instance(&self.instance).await {
+                warn!(error = %e, "cannot mark this instance as seen");
+            }
             let wait = if claims_left_behind {
-                // A pass that failed may have left alerts claimed ("sending"). This loop is the
-                // only sender of this database (the lock file keeps other processes out) and it
-                // is between passes, so every claim is one of those: queue them again, after
-                // recording the ones the server had already accepted.
+                // A pass that failed may have left alerts claimed ("sending"). This loop is this
+                // process's only sender and it is between passes, so every claim of this process
+                // is one of those: queue them again, after recording the ones the server had
+                // already accepted. Other processes' claims are theirs.
                 let requeued = match self.notifier.record_unrecorded_sends().await {
-                    Ok(()) => self.store.requeue_claimed().await,
+                    Ok(()) => {
+                        self.store
+                            .release_claims_of(&self.notifier.claimant().owner)
+                            .await
+                    }
                     Err(e) => Err(e),
                 };
                 match requeued {
@@ -501,11 +547,14 @@ impl Daemon {
         )
     }
 
-    /// Polls one feed and records the outcome; fetch errors are recorded for the feed, only
-    /// database errors are returned.
+    /// Polls one feed under a lease and records the outcome; fetch errors are recorded for
+    /// the feed, only database errors are returned. A feed another instance holds, or that is
+    /// no longer due (unless `even_if_not_due`), is left alone; a poll whose lease was lost
+    /// meanwhile writes nothing.
     async fn poll_feed(
         &self,
         feed: FeedRow,
+        even_if_not_due: bool,
         shutdown: &CancellationToken,
     ) -> Result<PollSummary, StoreError> {
         let Some(settings) = self.feeds.get(&feed.name).cloned() else {
@@ -530,6 +579,13 @@ impl Daemon {
             let _global = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(PollSummary::default()),
                 permit = self.global_limit.acquire() => permit,
+            };
+            let Some(lease) = self
+                .store
+                .claim_feed(feed.id, &self.feed_claimant, even_if_not_due)
+                .await?
+            else {
+                return Ok(PollSummary::default());
             };
             let started = Instant::now();
             let result = tokio::select! {
@@ -561,10 +617,18 @@ impl Daemon {
                     };
                     let context = FeedContext {
                         feed_id: feed.id,
+                        lease,
                         labels: &settings.labels,
                         first_poll: feed.first_success_at.is_none(),
                     };
-                    let report = self.ingestor.ingest(&self.store, &context, articles, poll, now).await?;
+                    let report = match self.ingestor.ingest(&self.store, &context, articles, poll, now).await {
+                        Ok(report) => report,
+                        Err(e @ StoreError::LeaseLost { .. }) => {
+                            warn!(error = %e, "lost lease");
+                            return Ok(PollSummary::default());
+                        }
+                        Err(e) => return Err(e),
+                    };
                     if report.alerts_queued > 0 || report.batched > 0 {
                         self.alerts_queued.notify_one();
                     }
@@ -591,7 +655,13 @@ impl Daemon {
                         http_status: e.http_status(),
                         next_poll_at: schedule::after(now.timestamp(), delay),
                     };
-                    self.store.record_poll(feed.id, &poll, now.timestamp()).await?;
+                    match self.store.record_poll(lease, &poll, now.timestamp()).await {
+                        Err(e @ StoreError::LeaseLost { .. }) => {
+                            warn!(error = %e, "lost lease");
+                            return Ok(PollSummary::default());
+                        }
+                        other => other?,
+                    }
                     warn!(
                         error = %e,
                         consecutive_errors = errors,

@@ -70,6 +70,80 @@ pub mod sqlite {
     /// `$1` as above: feeds no longer configured stop being polled.
     pub const RETIRE_FEEDS: &str = "UPDATE feeds SET active = FALSE
          WHERE name NOT IN (SELECT json_extract(value, '$.name') FROM json_each($1))";
+
+    /// The database's clock, in unix seconds: leases are stamped and judged by it alone.
+    macro_rules! now {
+        () => {
+            "CAST(strftime('%s', 'now') AS INTEGER)"
+        };
+    }
+
+    /// `$1`: alert, `$2`: now (the instance's, for `claimed_at`), `$3`: owner, `$4`: lease
+    /// seconds → the new token.
+    pub const CLAIM_ALERT: &str = concat!(
+        "UPDATE alerts SET status = 'sending', claimed_at = $2, attempts = attempts + 1,
+                lease_owner = $3, lease_until = ",
+        now!(),
+        " + $4, lease_token = lease_token + 1
+         WHERE id = $1 RETURNING lease_token"
+    );
+
+    /// `$1`: alert, `$2`: token, `$3`: lease seconds → whether the claim is still held.
+    pub const RENEW_ALERT: &str = concat!(
+        "UPDATE alerts SET lease_until = ",
+        now!(),
+        " + $3
+         WHERE id = $1 AND lease_token = $2 AND status = 'sending'"
+    );
+
+    /// Claims whose lease expired (their process stopped) go back to the queue.
+    pub const REQUEUE_EXPIRED_ALERTS: &str = concat!(
+        "UPDATE alerts SET status = 'queued', claimed_at = NULL, lease_owner = NULL,
+                lease_until = NULL
+         WHERE status = 'sending' AND (lease_until IS NULL OR lease_until < ",
+        now!(),
+        ")"
+    );
+
+    /// When the next queued alert falls due, or the next claim expires.
+    pub const NEXT_ALERT_DUE: &str = "SELECT MIN(CASE WHEN status = 'queued' THEN next_attempt_at
+                            ELSE COALESCE(lease_until, 0) + 1 END)
+         FROM alerts WHERE status IN ('queued', 'sending')";
+
+    /// `$1`: feed, `$2`: owner, `$3`: lease seconds, `$4`: due or not → the new token, if the
+    /// feed is due (or `$4`) and nobody holds it.
+    pub const CLAIM_FEED: &str = concat!(
+        "UPDATE feeds SET lease_owner = $2, lease_until = ",
+        now!(),
+        " + $3,
+                lease_token = lease_token + 1
+         WHERE id = $1 AND active AND ($4 OR next_poll_at <= ",
+        now!(),
+        ")
+           AND (lease_until IS NULL OR lease_until < ",
+        now!(),
+        ")
+         RETURNING lease_token"
+    );
+
+    /// `$1`: instance id, `$2`: host, `$3`: pid, `$4`: version, `$5`: config fingerprint.
+    pub const REGISTER_INSTANCE: &str =
+        concat!(
+        "INSERT INTO instances (id, host, pid, version, config_fingerprint, started_at, last_seen)
+         VALUES ($1, $2, $3, $4, $5, ", now!(), ", ", now!(), ")
+         ON CONFLICT (id) DO UPDATE SET last_seen = ", now!()
+    );
+
+    /// `$1`: seconds → instances seen within that long, with the database's now.
+    pub const LIVE_INSTANCES: &str = concat!(
+        "SELECT id, host, pid, version, config_fingerprint, started_at, last_seen,
+                ",
+        now!(),
+        " AS now
+         FROM instances WHERE last_seen >= ",
+        now!(),
+        " - $1 ORDER BY started_at, id"
+    );
 }
 
 pub mod postgres {
@@ -127,4 +201,71 @@ pub mod postgres {
 
     pub const RETIRE_FEEDS: &str = "UPDATE feeds SET active = FALSE
          WHERE name NOT IN (SELECT value->>'name' FROM jsonb_array_elements($1::jsonb))";
+
+    macro_rules! now {
+        () => {
+            "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS BIGINT)"
+        };
+    }
+
+    pub const CLAIM_ALERT: &str = concat!(
+        "UPDATE alerts SET status = 'sending', claimed_at = $2, attempts = attempts + 1,
+                lease_owner = $3, lease_until = ",
+        now!(),
+        " + $4, lease_token = lease_token + 1
+         WHERE id = $1 RETURNING lease_token"
+    );
+
+    pub const RENEW_ALERT: &str = concat!(
+        "UPDATE alerts SET lease_until = ",
+        now!(),
+        " + $3
+         WHERE id = $1 AND lease_token = $2 AND status = 'sending'"
+    );
+
+    pub const REQUEUE_EXPIRED_ALERTS: &str = concat!(
+        "UPDATE alerts SET status = 'queued', claimed_at = NULL, lease_owner = NULL,
+                lease_until = NULL
+         WHERE status = 'sending' AND (lease_until IS NULL OR lease_until < ",
+        now!(),
+        ")"
+    );
+
+    pub const NEXT_ALERT_DUE: &str = "SELECT MIN(CASE WHEN status = 'queued' THEN next_attempt_at
+                            ELSE COALESCE(lease_until, 0) + 1 END)
+         FROM alerts WHERE status IN ('queued', 'sending')";
+
+    /// Rows another instance is claiming are skipped, not waited for.
+    pub const CLAIM_FEED: &str = concat!(
+        "UPDATE feeds SET lease_owner = $2, lease_until = ",
+        now!(),
+        " + $3,
+                lease_token = lease_token + 1
+         WHERE id = (SELECT id FROM feeds
+                     WHERE id = $1 AND active AND ($4 OR next_poll_at <= ",
+        now!(),
+        ")
+                       AND (lease_until IS NULL OR lease_until < ",
+        now!(),
+        ")
+                     FOR UPDATE SKIP LOCKED)
+         RETURNING lease_token"
+    );
+
+    pub const REGISTER_INSTANCE: &str =
+        concat!(
+        "INSERT INTO instances (id, host, pid, version, config_fingerprint, started_at, last_seen)
+         VALUES ($1, $2, $3, $4, $5, ", now!(), ", ", now!(), ")
+         ON CONFLICT (id) DO UPDATE SET last_seen = ", now!()
+    );
+
+    pub const LIVE_INSTANCES: &str = concat!(
+        "SELECT id, host, pid, version, config_fingerprint, started_at, last_seen,
+                ",
+        now!(),
+        " AS now
+         FROM instances WHERE last_seen >= ",
+        now!(),
+        " - $1 ORDER BY started_at, id"
+    );
 }

@@ -2,7 +2,7 @@
 //! the outcome of each poll.
 
 use super::rows::{self, FeedRow};
-use super::{FeedSpec, PollRecord, Result, Store, on_pool, on_tx};
+use super::{Claimant, FeedLease, FeedSpec, PollRecord, Result, Store, on_pool, on_tx};
 
 impl Store {
     /// Reconciles the feeds table with the configuration, in a few statements whatever the
@@ -64,10 +64,29 @@ impl Store {
         )
     }
 
+    /// Claims a poll of `feed_id` for `claimant`, committed at once: `None` when another live
+    /// process holds it, or when it is not due (by the database's clock) unless `even_if_not_due`
+    /// (`once` polls every feed).
+    pub async fn claim_feed(
+        &self,
+        feed_id: i64,
+        claimant: &Claimant,
+        even_if_not_due: bool,
+    ) -> Result<Option<FeedLease>> {
+        let token: Option<i64> = on_pool!(self, pool, sql => sqlx::query_scalar(sql::CLAIM_FEED)
+            .bind(feed_id)
+            .bind(&claimant.owner)
+            .bind(claimant.lease_seconds())
+            .bind(even_if_not_due)
+            .fetch_optional(pool)
+            .await?);
+        Ok(token.map(|token| FeedLease { feed_id, token }))
+    }
+
     /// Records a poll that produced no articles to ingest (an error, or 304).
-    pub async fn record_poll(&self, feed_id: i64, record: &PollRecord, now: i64) -> Result<()> {
-        let mut tx = self.begin_ingest().await?;
-        tx.record_poll(feed_id, record, now).await?;
+    pub async fn record_poll(&self, lease: FeedLease, record: &PollRecord, now: i64) -> Result<()> {
+        let mut tx = self.begin_ingest(lease).await?;
+        tx.record_poll(lease.feed_id, record, now).await?;
         tx.commit().await
     }
 }

@@ -3,7 +3,10 @@
 
 use crate::article::{Article, story_url};
 
-use super::{MatchDelivery, NewMatch, PollRecord, Result, Store, Tx, on_pool, on_tx, outbox};
+use super::{
+    FeedLease, MatchDelivery, NewMatch, PollRecord, Result, Store, StoreError, Tx, on_pool, on_tx,
+    outbox,
+};
 
 impl Store {
     /// Which of these identities are stored already.
@@ -26,16 +29,29 @@ impl Store {
     }
 
     /// Starts the one transaction in which a poll's results are written (one at a time on
-    /// SQLite).
-    pub async fn begin_ingest(&self) -> Result<IngestTx> {
+    /// SQLite), if `lease` is still this process's: its first statement ends the lease, and
+    /// fails with [`StoreError::LeaseLost`] when another process has claimed the feed since.
+    pub async fn begin_ingest(&self, lease: FeedLease) -> Result<IngestTx> {
         let turn = match self.backend() {
             super::Backend::Sqlite => Some(std::sync::Arc::clone(&self.writer).lock_owned().await),
             super::Backend::Postgres => None,
         };
-        Ok(IngestTx {
-            tx: self.begin().await?,
-            _turn: turn,
-        })
+        let mut tx = self.begin().await?;
+        let held = on_tx!(&mut tx, conn, sql => sqlx::query(
+            "UPDATE feeds SET lease_owner = NULL, lease_until = NULL
+             WHERE id = $1 AND lease_token = $2",
+        )
+        .bind(lease.feed_id)
+        .bind(lease.token)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+        if held == 0 {
+            return Err(StoreError::LeaseLost {
+                feed_id: lease.feed_id,
+            });
+        }
+        Ok(IngestTx { tx, _turn: turn })
     }
 }
 

@@ -6,11 +6,13 @@
 mod dialect;
 mod feeds;
 mod ingest;
+mod instances;
 mod outbox;
 mod rows;
 
 pub use ingest::IngestTx;
-pub use outbox::{RecipientState, SentRecord};
+pub use instances::Instance;
+pub use outbox::{Claimant, RecipientState, SentRecord};
 pub use rows::{AlertDetail, AlertRow, AlertStatus, ArchivedArticle, BatchItem, FeedRow};
 
 use std::str::FromStr;
@@ -29,6 +31,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
+    #[error("the lease on feed {feed_id} was lost (another instance polled it); results discarded")]
+    LeaseLost { feed_id: i64 },
     #[error(
         "unsupported database URL {0:?}: use sqlite://path/to/file.db or postgres://user@host/dbname"
     )]
@@ -36,6 +40,14 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// This process's claim on one poll of a feed: the poll's results are written only while the
+/// token is still the feed's (fencing), so a process that lost its lease writes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedLease {
+    pub feed_id: i64,
+    pub token: i64,
+}
 
 /// A feed as configured, to be reconciled with the database.
 #[derive(Debug, Clone)]

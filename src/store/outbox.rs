@@ -15,6 +15,20 @@ pub struct RecipientState {
     pub error: Option<String>,
 }
 
+/// Who claims work, and for how long a claim lasts without being renewed.
+#[derive(Debug, Clone)]
+pub struct Claimant {
+    /// The instance id (host, pid and a random start nonce).
+    pub owner: String,
+    pub lease: std::time::Duration,
+}
+
+impl Claimant {
+    pub(super) fn lease_seconds(&self) -> i64 {
+        i64::try_from(self.lease.as_secs().max(1)).unwrap_or(i64::MAX)
+    }
+}
+
 /// A recipient the server accepted, to record as sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentRecord {
@@ -56,57 +70,90 @@ pub(super) async fn insert_recipients(
 }
 
 impl Store {
-    /// When the next queued alert falls due.
+    /// When the next queued alert falls due, or the next claim expires.
     pub async fn next_alert_due(&self) -> Result<Option<i64>> {
         Ok(
-            on_pool!(self, pool, sql => sqlx::query_scalar::<_, Option<i64>>(
-            "SELECT MIN(next_attempt_at) FROM alerts WHERE status = 'queued'"
-        )
-        .fetch_one(pool)
-        .await?),
+            on_pool!(self, pool, sql => sqlx::query_scalar::<_, Option<i64>>(sql::NEXT_ALERT_DUE)
+            .fetch_one(pool)
+            .await?),
         )
     }
 
-    /// Puts alerts a crashed process had claimed back in the queue. Their recipients that were
-    /// recorded as sent are not sent again.
-    pub async fn requeue_claimed(&self) -> Result<u64> {
-        let done = on_pool!(self, pool, sql => sqlx::query(
-            "UPDATE alerts SET status = 'queued', claimed_at = NULL WHERE status = 'sending'",
+    /// Puts back in the queue the alerts whose claim expired: the process that claimed them
+    /// stopped (even `kill -9`) before it finished. A live claimant's claims are never taken.
+    /// Recipients recorded as sent are not sent again.
+    pub async fn requeue_expired_claims(&self) -> Result<u64> {
+        Ok(
+            on_pool!(self, pool, sql => sqlx::query(sql::REQUEUE_EXPIRED_ALERTS)
+            .execute(pool)
+            .await?
+            .rows_affected()),
         )
+    }
+
+    /// Puts this process's own claims back in the queue (after a pass that failed half-way).
+    pub async fn release_claims_of(&self, owner: &str) -> Result<u64> {
+        Ok(on_pool!(self, pool, sql => sqlx::query(
+            "UPDATE alerts SET status = 'queued', claimed_at = NULL, lease_owner = NULL,
+                    lease_until = NULL
+             WHERE status = 'sending' AND lease_owner = $1",
+        )
+        .bind(owner)
         .execute(pool)
-        .await?.rows_affected());
-        Ok(done)
+        .await?
+        .rows_affected()))
     }
 
-    /// Claims up to `limit` alerts due at `now` for sending.
-    pub async fn claim_due_alerts(&self, now: i64, limit: i64) -> Result<Vec<AlertDetail>> {
+    /// Claims up to `limit` alerts due at `now` for `claimant`, each with a lease.
+    pub async fn claim_due_alerts(
+        &self,
+        claimant: &Claimant,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<AlertDetail>> {
         let mut tx = self.begin().await?;
-        let ids: Vec<i64> = on_tx!(&mut tx, conn, sql => sqlx::query_scalar(sql::DUE_ALERT_IDS)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?);
-        let mut claimed = Vec::with_capacity(ids.len());
-        for id in ids {
-            on_tx!(&mut tx, conn, sql => { sqlx::query(
-                "UPDATE alerts SET status = 'sending', claimed_at = $2, attempts = attempts + 1
-                 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?; });
-            let detail = on_tx!(&mut tx, conn, sql => sqlx::query_as::<_, AlertDetail>(concat!(
-                rows::alert_detail_select!(),
-                " WHERE a.id = $1"
-            ))
-            .bind(id)
-            .fetch_one(&mut *conn)
-            .await?);
-            claimed.push(detail);
-        }
+        let lease = claimant.lease_seconds();
+        let claimed = on_tx!(&mut tx, conn, sql => {
+            let ids: Vec<i64> = sqlx::query_scalar(sql::DUE_ALERT_IDS)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await?;
+            let mut claimed = Vec::with_capacity(ids.len());
+            for id in ids {
+                sqlx::query(sql::CLAIM_ALERT)
+                    .bind(id)
+                    .bind(now)
+                    .bind(&claimant.owner)
+                    .bind(lease)
+                    .execute(&mut *conn)
+                    .await?;
+                let detail = sqlx::query_as::<_, AlertDetail>(concat!(
+                    rows::alert_detail_select!(),
+                    " WHERE a.id = $1"
+                ))
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await?;
+                claimed.push(detail);
+            }
+            claimed
+        });
         tx.commit().await?;
         Ok(claimed)
+    }
+
+    /// Extends the lease on a claimed alert just before it is sent; `false` when the claim
+    /// was lost (it expired and another process took the alert): then it must not be sent.
+    pub async fn renew_claim(&self, claimant: &Claimant, alert: &AlertDetail) -> Result<bool> {
+        Ok(on_pool!(self, pool, sql => sqlx::query(sql::RENEW_ALERT)
+            .bind(alert.id)
+            .bind(alert.lease_token)
+            .bind(claimant.lease_seconds())
+            .execute(pool)
+            .await?
+            .rows_affected()
+            == 1))
     }
 
     /// Returns a claimed alert to the queue unattempted (shutdown came first, or the server

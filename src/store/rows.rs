@@ -104,7 +104,7 @@ pub struct AlertRow {
 macro_rules! alert_detail_select {
     () => {
         "SELECT a.id, a.watch, a.kind, a.item_count, a.message_id, a.recipients, a.attempts,
-                a.created_at, a.queued_at, ar.title, ar.link, ar.summary, ar.content, ar.published_at,
+                a.lease_token, a.created_at, a.queued_at, ar.title, ar.link, ar.summary, ar.content, ar.published_at,
                 (SELECT f.name FROM feeds f WHERE f.id = ar.feed_id) AS feed_name,
                 (SELECT m.explanation FROM matches m
                   WHERE m.watch = a.watch AND m.article_id = a.article_id) AS explanation
@@ -125,6 +125,8 @@ pub struct AlertDetail {
     /// JSON array.
     pub recipients: String,
     pub attempts: i64,
+    /// The claim's token: results are recorded only while it is still this process's.
+    pub lease_token: i64,
     pub created_at: i64,
     pub queued_at: i64,
     pub title: Option<String>,

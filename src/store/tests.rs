@@ -50,6 +50,22 @@ pub(crate) async fn fresh_postgres_schema(base: &str) -> String {
     format!("{base}{separator}options=-c%20search_path%3D{schema}")
 }
 
+fn claimant(owner: &str, lease_seconds: u64) -> Claimant {
+    Claimant {
+        owner: owner.to_string(),
+        lease: std::time::Duration::from_secs(lease_seconds),
+    }
+}
+
+/// A poll's claim on `feed`, due or not.
+async fn lease(store: &Store, feed: i64) -> FeedLease {
+    store
+        .claim_feed(feed, &claimant("test", 60), true)
+        .await
+        .unwrap()
+        .expect("the feed is free")
+}
+
 async fn store_with_feeds(url: &str) -> (Store, i64, i64) {
     let store = Store::open(url, None).await.unwrap();
     store
@@ -74,7 +90,7 @@ async fn articles_are_stored_once_whatever_feed_or_guid_brings_them() {
     let dir = tempfile::tempdir().unwrap();
     for url in backends(&dir).await {
         let (store, a, b) = store_with_feeds(&url).await;
-        let mut tx = store.begin_ingest().await.unwrap();
+        let mut tx = store.begin_ingest(lease(&store, a).await).await.unwrap();
         let first = tx
             .insert_articles(
                 a,
@@ -97,7 +113,7 @@ async fn articles_are_stored_once_whatever_feed_or_guid_brings_them() {
             "same link, same feed, another GUID: another entry"
         );
 
-        let mut tx = store.begin_ingest().await.unwrap();
+        let mut tx = store.begin_ingest(lease(&store, a).await).await.unwrap();
         let second = tx
             .insert_articles(
                 b,
@@ -135,7 +151,7 @@ async fn claimed_alerts_go_back_to_the_queue_after_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     for url in backends(&dir).await {
         let (store, a, _) = store_with_feeds(&url).await;
-        let mut tx = store.begin_ingest().await.unwrap();
+        let mut tx = store.begin_ingest(lease(&store, a).await).await.unwrap();
         let ids = tx
             .insert_articles(a, &[article("guid:a:1", "https://news.example/1")], 100)
             .await
@@ -154,17 +170,35 @@ async fn claimed_alerts_go_back_to_the_queue_after_a_crash() {
         );
         tx.commit().await.unwrap();
 
-        let claimed = store.claim_due_alerts(200, 10).await.unwrap();
+        let dying = claimant("dying", 1);
+        let claimed = store.claim_due_alerts(&dying, 200, 10).await.unwrap();
         assert_eq!(claimed.len(), 1);
+        let other = claimant("other", 60);
         assert!(
-            store.claim_due_alerts(200, 10).await.unwrap().is_empty(),
+            store
+                .claim_due_alerts(&other, 200, 10)
+                .await
+                .unwrap()
+                .is_empty(),
             "claimed once"
         );
-        // The process dies here; the next one starts by requeueing.
-        assert_eq!(store.requeue_claimed().await.unwrap(), 1);
-        let again = store.claim_due_alerts(300, 10).await.unwrap();
+        assert_eq!(
+            store.requeue_expired_claims().await.unwrap(),
+            0,
+            "a live claim is never taken"
+        );
+        // The claimant dies here; once its lease has expired by the database's clock, any
+        // process puts the alert back in the queue.
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        assert_eq!(store.requeue_expired_claims().await.unwrap(), 1);
+        let again = store.claim_due_alerts(&other, 300, 10).await.unwrap();
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].attempts, 2);
+        assert!(store.renew_claim(&other, &again[0]).await.unwrap());
+        assert!(
+            !store.renew_claim(&dying, &claimed[0]).await.unwrap(),
+            "the dead claimant's token is stale"
+        );
         assert_eq!(
             store.pending_recipients(again[0].id).await.unwrap(),
             ["x@example.org"]
@@ -181,8 +215,14 @@ async fn claimed_alerts_go_back_to_the_queue_after_a_crash() {
             store.finish_alert(again[0].id).await.unwrap(),
             AlertStatus::Sent
         );
-        assert!(store.claim_due_alerts(400, 10).await.unwrap().is_empty());
-        assert_eq!(store.requeue_claimed().await.unwrap(), 0);
+        assert!(
+            store
+                .claim_due_alerts(&other, 400, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(store.requeue_expired_claims().await.unwrap(), 0);
     }
 }
 
@@ -191,7 +231,7 @@ async fn each_recipient_has_its_own_delivery_state() {
     let dir = tempfile::tempdir().unwrap();
     for url in backends(&dir).await {
         let (store, a, _) = store_with_feeds(&url).await;
-        let mut tx = store.begin_ingest().await.unwrap();
+        let mut tx = store.begin_ingest(lease(&store, a).await).await.unwrap();
         let ids = tx
             .insert_articles(a, &[article("guid:a:1", "https://news.example/1")], 100)
             .await
@@ -209,7 +249,11 @@ async fn each_recipient_has_its_own_delivery_state() {
         };
         assert!(tx.record_match(ids[0].unwrap(), &found, 100).await.unwrap());
         tx.commit().await.unwrap();
-        let alert = store.claim_due_alerts(200, 10).await.unwrap().remove(0);
+        let alert = store
+            .claim_due_alerts(&claimant("x", 60), 200, 10)
+            .await
+            .unwrap()
+            .remove(0);
         assert_eq!(
             store.pending_recipients(alert.id).await.unwrap(),
             ["a@example.org", "stale@example.org"],
@@ -241,10 +285,48 @@ async fn each_recipient_has_its_own_delivery_state() {
 
         // A retry goes to the refused address only.
         assert!(store.retry_alert(alert.id, 300).await.unwrap());
-        let again = store.claim_due_alerts(300, 10).await.unwrap().remove(0);
+        let again = store
+            .claim_due_alerts(&claimant("x", 60), 300, 10)
+            .await
+            .unwrap()
+            .remove(0);
         assert_eq!(
             store.pending_recipients(again.id).await.unwrap(),
             ["stale@example.org"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_feed_poll_is_claimed_once_and_a_lost_lease_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in backends(&dir).await {
+        let (store, a, _) = store_with_feeds(&url).await;
+        let first = claimant("first", 60);
+        let second = claimant("second", 60);
+        let held = store.claim_feed(a, &first, false).await.unwrap();
+        let held = held.expect("a new feed is due");
+        assert_eq!(
+            store.claim_feed(a, &second, false).await.unwrap(),
+            None,
+            "a live lease is never taken"
+        );
+        assert_eq!(store.claim_feed(a, &second, true).await.unwrap(), None);
+        // The first poll's results commit and end the lease; the feed is due in the future.
+        let done = PollRecord::Failure {
+            error: "test".into(),
+            http_status: None,
+            next_poll_at: i64::MAX / 2,
+        };
+        store.record_poll(held, &done, 100).await.unwrap();
+        assert_eq!(store.claim_feed(a, &second, false).await.unwrap(), None);
+        // `once` polls a feed that is not due; a poll holding a stale token writes nothing.
+        let newer = store.claim_feed(a, &second, true).await.unwrap();
+        assert!(newer.is_some_and(|l| l.token > held.token));
+        let stale = store.record_poll(held, &done, 101).await;
+        assert!(
+            matches!(stale, Err(StoreError::LeaseLost { feed_id }) if feed_id == a),
+            "{stale:?}"
         );
     }
 }

@@ -14,6 +14,7 @@
 // Each test binary uses a subset of this module.
 #![allow(dead_code)]
 
+pub mod database;
 pub mod http;
 pub mod seed;
 pub mod smtp;
