@@ -15,6 +15,7 @@ use super::render::{AlertBody, AlertMail, Item, render};
 use super::transport::{DeliveryError, Mailer};
 use super::{batch_message_id, message_id_domain, short_hash};
 use crate::config::{DigestSchedule, EmailConfig};
+use crate::log_text::untrusted;
 use crate::rules::Hit;
 use crate::store::{AlertDetail, BatchItem, MatchDelivery, NewBatch, Store, StoreError};
 
@@ -228,7 +229,7 @@ impl Notifier {
         let (to, message) = match prepared {
             Ok(prepared) => prepared,
             Err(e) => {
-                error!(error = %e, "alert cannot be sent; marked failed");
+                error!(error = %untrusted(&e), "alert cannot be sent; marked failed");
                 self.store.mark_failed(alert.id, &e).await?;
                 report.failed += 1;
                 return Ok(());
@@ -263,7 +264,7 @@ impl Notifier {
                 let to: Vec<String> = to.iter().map(|m| m.email.to_string()).collect();
                 info!(
                     to = %to.join(", "),
-                    title = %alert.title.as_deref().unwrap_or(&alert.kind),
+                    title = %untrusted(alert.title.as_deref().unwrap_or(&alert.kind)),
                     ms = started.elapsed().as_millis() as u64,
                     "alert sent"
                 );
@@ -272,19 +273,19 @@ impl Notifier {
                 let attempts = u32::try_from(alert.attempts).unwrap_or(u32::MAX);
                 match self.policy.next_attempt(attempts, alert.queued_at, now()) {
                     Some(retry_at) => {
-                        warn!(error = %reason, attempts, retry_in_s = retry_at - now(), "delivery failed; will retry");
+                        warn!(error = %untrusted(&reason), attempts, retry_in_s = retry_at - now(), "delivery failed; will retry");
                         self.store.mark_retry(alert.id, &reason, retry_at).await?;
                         report.retried += 1;
                     }
                     None => {
-                        error!(error = %reason, attempts, "delivery kept failing; alert given up");
+                        error!(error = %untrusted(&reason), attempts, "delivery kept failing; alert given up");
                         self.store.mark_failed(alert.id, &reason).await?;
                         report.failed += 1;
                     }
                 }
             }
             Err(DeliveryError::Permanent(reason)) => {
-                error!(error = %reason, "delivery refused permanently; alert given up");
+                error!(error = %untrusted(&reason), "delivery refused permanently; alert given up");
                 self.store.mark_failed(alert.id, &reason).await?;
                 report.failed += 1;
             }
