@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod error_text;
 pub mod feed;
 pub mod ingest;
+pub mod log_text;
 pub mod rules;
 pub mod store;
 pub mod utf8;

@@ -18,6 +18,7 @@ use super::render::{AlertBody, AlertMail, Item, render};
 use super::transport::{DeliveryError, MailSession, Mailer, OutgoingMail, RecipientOutcome};
 use super::{batch_message_id, message_id_domain, short_hash};
 use crate::config::{DigestSchedule, EmailConfig};
+use crate::log_text::untrusted;
 use crate::rules::Hit;
 use crate::store::{
     AlertDetail, AlertStatus, BatchItem, Claimant, MatchDelivery, NewBatch, SentRecord, Store,
@@ -329,7 +330,7 @@ impl Notifier {
         let (from, bytes) = match prepared {
             Ok(prepared) => prepared,
             Err(e) => {
-                error!(error = %e, "alert cannot be sent; marked failed");
+                error!(error = %untrusted(&e), "alert cannot be sent; marked failed");
                 self.store.mark_failed(alert.id, &e).await?;
                 report.failed += 1;
                 return Ok(Flow::Continue);
@@ -354,7 +355,7 @@ impl Notifier {
             let to = match recipient_address(&address) {
                 Ok(to) => to,
                 Err(e) => {
-                    error!(to = %address, error = %e, "recipient is not an address; failed");
+                    error!(to = %untrusted(&address), error = %untrusted(&e), "recipient is not an address; failed");
                     self.store.recipient_failed(alert.id, &address, &e).await?;
                     continue;
                 }
@@ -381,24 +382,24 @@ impl Notifier {
                             .push(sent);
                         return Err(e);
                     }
-                    tracing::debug!(to = %address, reply = %reply, "accepted");
+                    tracing::debug!(to = %address, reply = %untrusted(&reply), "accepted");
                     accepted.push(address);
                 }
                 Ok(RecipientOutcome::Refused(reply)) => {
-                    error!(to = %address, error = %reply, "recipient refused for good; the other recipients still get the alert");
+                    error!(to = %address, error = %untrusted(&reply), "recipient refused for good; the other recipients still get the alert");
                     self.store
                         .recipient_failed(alert.id, &address, &reply)
                         .await?;
                 }
                 Ok(RecipientOutcome::Deferred(reply)) => {
-                    warn!(to = %address, error = %reply, "recipient deferred by the server");
+                    warn!(to = %address, error = %untrusted(&reply), "recipient deferred by the server");
                     self.store
                         .recipient_deferred(alert.id, &address, &reply)
                         .await?;
                     deferred = Some(reply);
                 }
                 Err(DeliveryError::Permanent(reason)) => {
-                    error!(to = %address, error = %reason, "alert cannot be sent to this recipient; failed");
+                    error!(to = %address, error = %untrusted(&reason), "alert cannot be sent to this recipient; failed");
                     self.store
                         .recipient_failed(alert.id, &address, &reason)
                         .await?;
@@ -420,12 +421,12 @@ impl Notifier {
             let attempts = u32::try_from(alert.attempts).unwrap_or(u32::MAX);
             match self.policy.next_attempt(attempts, alert.queued_at, now()) {
                 Some(retry_at) => {
-                    warn!(error = %reason, attempts, retry_in_s = retry_at - now(), "delivery failed; will retry");
+                    warn!(error = %untrusted(&reason), attempts, retry_in_s = retry_at - now(), "delivery failed; will retry");
                     self.store.mark_retry(alert.id, &reason, retry_at).await?;
                     report.retried += 1;
                 }
                 None => {
-                    error!(error = %reason, attempts, "delivery kept failing; alert given up");
+                    error!(error = %untrusted(&reason), attempts, "delivery kept failing; alert given up");
                     self.store.mark_failed(alert.id, &reason).await?;
                     report.failed += 1;
                 }
@@ -439,7 +440,7 @@ impl Notifier {
         if !accepted.is_empty() {
             info!(
                 to = %accepted.join(", "),
-                title = %alert.title.as_deref().unwrap_or(&alert.kind),
+                title = %untrusted(alert.title.as_deref().unwrap_or(&alert.kind)),
                 ms = started.elapsed().as_millis() as u64,
                 "alert sent"
             );
@@ -448,7 +449,7 @@ impl Notifier {
             Some(reason) => {
                 let pause = self.server_unavailable(now());
                 warn!(
-                    error = %reason,
+                    error = %untrusted(&reason),
                     pause_s = pause.as_secs(),
                     "mail server unavailable; delivery paused, every alert stays queued"
                 );

@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use newswatch::config::parse_duration;
+use newswatch::log_text::untrusted;
 use newswatch::store::{AlertRow, AlertStatus, RecipientState, Store};
 use newswatch::wording::plural;
 
@@ -185,10 +186,10 @@ async fn list(store: &Store, args: &AlertsArgs, since: Option<i64>) -> ExitCode 
             alert.status,
             format_time(Some(alert.created_at)),
             clip(&alert.watch, 24),
-            clip(&describe(alert), 40),
+            clip(&untrusted(describe(alert)).to_string(), 40),
             clip(&recipients, 40),
             alert.attempts,
-            alert.last_error.as_deref().unwrap_or("")
+            untrusted(alert.last_error.as_deref().unwrap_or(""))
         );
     }
     if alerts.is_empty() {

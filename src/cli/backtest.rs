@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use newswatch::alert::batch::emails_for;
 use newswatch::config::{Config, parse_duration};
+use newswatch::log_text::untrusted;
 use newswatch::rules::ArticleView;
 use newswatch::store::ArchivedArticle;
 use newswatch::wording::plural;
@@ -212,8 +213,8 @@ fn print(reports: &[WatchReport], args: &BacktestArgs) {
                 say!(
                     "    {}  {}  [{}]",
                     sample.day,
-                    sample.title,
-                    sample.terms.join(", ")
+                    untrusted(&sample.title),
+                    untrusted(sample.terms.join(", "))
                 );
             }
         }

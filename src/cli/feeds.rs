@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
+use newswatch::log_text::untrusted;
 use newswatch::store::FeedRow;
 
 use super::{EXIT_FAILURE, format_time, load_config, open_store};
@@ -83,7 +84,7 @@ async fn run_checked(config_path: &Path, json: bool) -> Result<ExitCode, ExitCod
             "LAST NEW"
         );
         for feed in shown {
-            let mut status = status(feed);
+            let mut status = untrusted(status(feed)).to_string();
             if status.chars().count() > 40 {
                 status = format!("{}…", status.chars().take(39).collect::<String>());
             }
@@ -96,7 +97,7 @@ async fn run_checked(config_path: &Path, json: bool) -> Result<ExitCode, ExitCod
                 feed.consecutive_errors,
                 feed.articles,
                 format_time(feed.last_new_article_at),
-                feed.url
+                untrusted(&feed.url)
             );
         }
     }

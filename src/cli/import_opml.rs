@@ -10,6 +10,7 @@ use serde::Serialize;
 use newswatch::article::canonical_url;
 use newswatch::config::Config;
 use newswatch::config::opml::{OpmlFeed, parse_opml};
+use newswatch::log_text::untrusted;
 
 use super::{EXIT_CONFIG, EXIT_FAILURE, load_config};
 
@@ -71,7 +72,7 @@ pub fn run(config_path: &Path, args: &ImportOpmlArgs) -> ExitCode {
     let found = match parse_opml(&text) {
         Ok(found) => found,
         Err(e) => {
-            eprintln!("error: {}: {e}", args.file.display());
+            eprintln!("error: {}: {}", args.file.display(), untrusted(&e));
             return ExitCode::from(EXIT_FAILURE);
         }
     };

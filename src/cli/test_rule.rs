@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use newswatch::config::Config;
 use newswatch::feed::{self, FetchRequest, FetchSettings, Fetcher, PolledContent};
+use newswatch::log_text::untrusted;
 use newswatch::rules::{Hit, WatchSet};
 use newswatch::wording::plural;
 
@@ -89,7 +90,7 @@ async fn run_checked(config_path: &Path, args: &TestRuleArgs) -> Result<ExitCode
             }
             Err(e) => {
                 failed = true;
-                eprintln!("error: {source}: {e}");
+                eprintln!("error: {source}: {}", untrusted(&e));
             }
         }
     }
@@ -211,11 +212,11 @@ impl Shown<'_> {
         if matches.is_empty() && !self.args.all {
             return;
         }
-        let _ = writeln!(out, "{}", article.title);
+        let _ = writeln!(out, "{}", untrusted(&article.title));
         let _ = writeln!(
             out,
             "  {} | {}",
-            article.link.as_deref().unwrap_or("(no link)"),
+            untrusted(article.link.as_deref().unwrap_or("(no link)")),
             published.as_deref().unwrap_or("undated")
         );
         if matches.is_empty() {

@@ -19,6 +19,7 @@ use crate::alert::{Mailer, Notifier, RetryPolicy, WatchBatching, message_id_doma
 use crate::config::Config;
 use crate::feed::{self, FetchRequest, FetchSettings, Fetcher, PolledContent};
 use crate::ingest::{AlertWindow, FeedContext, Ingestor, WatchDelivery, WatchTargets};
+use crate::log_text::untrusted;
 use crate::store::{Claimant, FeedRow, FeedSpec, Instance, PollRecord, Store, StoreError};
 use schedule::Schedule;
 
@@ -597,7 +598,7 @@ impl Daemon {
             match result {
                 Ok(polled) => {
                     if let Some(moved_to) = &polled.moved_to {
-                        info!(from = %feed.url, to = %moved_to, "feed moved permanently; polling the new URL from now on");
+                        info!(from = %untrusted(&feed.url), to = %untrusted(moved_to), "feed moved permanently; polling the new URL from now on");
                     }
                     let (hint, not_modified, etag, last_modified, articles) = match polled.content {
                         PolledContent::NotModified => (polled.fresh_for, true, None, None, Vec::new()),
@@ -663,7 +664,7 @@ impl Daemon {
                         other => other?,
                     }
                     warn!(
-                        error = %e,
+                        error = %untrusted(&e),
                         consecutive_errors = errors,
                         retry_in_s = delay.as_secs(),
                         ms = started.elapsed().as_millis() as u64,

@@ -9,7 +9,9 @@ use super::analysis::{self, Analyzer, Key};
 use super::document::{FieldMask, normalize_lang};
 use super::lexer::{self, Scope};
 use super::parser::{self, Node};
-use super::{ListDefinitions, MAX_QUERY_LEN, RuleError, RuleErrorKind, WatchSource};
+use super::{
+    ListDefinitions, MAX_PHRASE_WORDS, MAX_QUERY_LEN, RuleError, RuleErrorKind, WatchSource,
+};
 
 /// How one word of a pattern is recognised.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -292,6 +294,12 @@ impl<'a> Compiler<'a> {
         if words.is_empty() {
             return Err(RuleErrorKind::NoWords(text.to_string()));
         }
+        if words.len() > MAX_PHRASE_WORDS {
+            return Err(RuleErrorKind::PhraseTooLong {
+                start: phrase_start(text),
+                words: words.len(),
+            });
+        }
         let id = u32::try_from(self.patterns.len()).expect("fewer than 4 billion patterns");
         self.pattern_cache.insert((label.clone(), fields), id);
         self.patterns.push(Pattern {
@@ -384,6 +392,23 @@ fn normalize_site(value: &str) -> String {
         _ => value.split('/').next().unwrap_or(value).to_string(),
     };
     host.trim_end_matches('.').to_lowercase()
+}
+
+/// The first words of a phrase too long to quote whole in an error.
+fn phrase_start(text: &str) -> String {
+    const SHOWN: usize = 6;
+    let mut start: Vec<&str> = text.split_whitespace().take(SHOWN + 1).collect();
+    let more = start.len() > SHOWN;
+    start.truncate(SHOWN);
+    let mut start = start.join(" ");
+    // A hyphenated term is one chunk of many words: cut it too.
+    if let Some((cut, _)) = start.char_indices().nth(60) {
+        start.truncate(cut);
+        start.push('…');
+    } else if more {
+        start.push_str(" …");
+    }
+    start
 }
 
 /// Whether the query can match on what is present rather than only on what is absent.

@@ -90,6 +90,13 @@ pub(crate) struct Token {
     pub word: u32,
 }
 
+/// Distinct words met so far while building a document, and a buffer for a new word's keys.
+#[derive(Default)]
+struct WordIds {
+    ids: FxHashMap<String, u32>,
+    keys: Vec<Key>,
+}
+
 /// Positions between two authors or two categories, so phrases and NEAR never span them.
 const VALUE_GAP: u32 = 50;
 
@@ -99,9 +106,7 @@ pub struct Document<'a> {
     pub(crate) tokens: Vec<Token>,
     /// Distinct folded words.
     pub(crate) words: Vec<Box<str>>,
-    /// Per distinct word: its keys and its occurrences.
-    word_keys: Vec<(u32, u32)>,
-    keys: Vec<Key>,
+    /// Per distinct word: its occurrences.
     pub(crate) word_tokens: Vec<Vec<u32>>,
     /// Key → distinct words having it.
     pub(crate) index: FxHashMap<Key, Vec<u32>>,
@@ -124,8 +129,6 @@ impl<'a> Document<'a> {
             ],
             tokens: Vec::new(),
             words: Vec::new(),
-            word_keys: Vec::new(),
-            keys: Vec::new(),
             word_tokens: Vec::new(),
             index: FxHashMap::default(),
             sorted_words: Vec::new(),
@@ -133,7 +136,7 @@ impl<'a> Document<'a> {
             feeds: article.feeds.iter().map(|f| fold_name(f)).collect(),
             lang: article.lang.map(normalize_lang),
         };
-        let mut word_ids: FxHashMap<String, u32> = FxHashMap::default();
+        let mut word_ids = WordIds::default();
         doc.add_text(analyzer, Field::Title, article.title, 0, 0, &mut word_ids);
         doc.add_text(
             analyzer,
@@ -179,24 +182,21 @@ impl<'a> Document<'a> {
         text: &str,
         offset: usize,
         first_pos: u32,
-        word_ids: &mut FxHashMap<String, u32>,
+        word_ids: &mut WordIds,
     ) -> u32 {
         let mut pos = first_pos;
         for word in analysis::words(text) {
-            let id = match word_ids.get(word.folded.as_str()) {
+            let id = match word_ids.ids.get(word.folded.as_str()) {
                 Some(&id) => id,
                 None => {
                     let id = self.words.len() as u32;
-                    let first_key = self.keys.len();
-                    analyzer.text_keys(&word.folded, &mut self.keys);
-                    for key in &self.keys[first_key..] {
-                        self.index.entry(key.clone()).or_default().push(id);
+                    analyzer.text_keys(&word.folded, &mut word_ids.keys);
+                    for key in word_ids.keys.drain(..) {
+                        self.index.entry(key).or_default().push(id);
                     }
-                    self.word_keys
-                        .push((first_key as u32, self.keys.len() as u32));
                     self.words.push(word.folded.clone().into_boxed_str());
                     self.word_tokens.push(Vec::new());
-                    word_ids.insert(word.folded, id);
+                    word_ids.ids.insert(word.folded, id);
                     id
                 }
             };
@@ -212,12 +212,6 @@ impl<'a> Document<'a> {
             pos += 1;
         }
         pos
-    }
-
-    /// The keys of distinct word `word`.
-    pub(crate) fn keys_of(&self, word: u32) -> &[Key] {
-        let (start, end) = self.word_keys[word as usize];
-        &self.keys[start as usize..end as usize]
     }
 
     /// Distinct words starting with `prefix`.

@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::MAX_PHRASE_WORDS;
 use super::compile::{Expr, MetaTest, Pattern, WordTest};
-use super::document::{Document, Field, Token};
+use super::document::{Document, Field};
 
 /// One piece of evidence for a match.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,26 +49,26 @@ struct Occurrence {
     last_token: u32,
 }
 
-fn word_passes(test: &WordTest, doc: &Document, word: u32) -> bool {
-    match test {
-        WordTest::Keys(keys) => doc.keys_of(word).iter().any(|k| keys.contains(k)),
-        WordTest::Prefix(prefix) => doc.words[word as usize].starts_with(prefix.as_str()),
-        WordTest::Exact(exact) => *doc.words[word as usize] == **exact,
-    }
-}
-
-/// Distinct words of the document that pass the first word test of a pattern.
-fn first_words(test: &WordTest, doc: &Document, out: &mut Vec<u32>) {
+/// Appends the distinct words of the document that pass a word test, each once.
+fn passing_words(test: &WordTest, doc: &Document, out: &mut Vec<u32>) {
     match test {
         WordTest::Keys(keys) => {
+            let start = out.len();
             for key in keys {
                 if let Some(words) = doc.index.get(key) {
                     out.extend_from_slice(words);
                 }
             }
             if keys.len() > 1 {
-                out.sort_unstable();
-                out.dedup();
+                out[start..].sort_unstable();
+                let mut kept = start;
+                for i in start..out.len() {
+                    if kept == start || out[i] != out[kept - 1] {
+                        out[kept] = out[i];
+                        kept += 1;
+                    }
+                }
+                out.truncate(kept);
             }
         }
         WordTest::Prefix(prefix) => out.extend(doc.words_with_prefix(prefix)),
@@ -76,45 +77,140 @@ fn first_words(test: &WordTest, doc: &Document, out: &mut Vec<u32>) {
 }
 
 /// Calls `found` for each occurrence of `pattern`, until it returns false.
+///
+/// A phrase is found by a shift-and automaton run over the windows where it can be, which the
+/// tokens of its rarest word anchor: bit `k` of the state says that the tokens up to the
+/// current one match the phrase's first `k + 1` words. Each token is visited at most once and
+/// costs one lookup, so a phrase costs time linear in the article, however long it is and
+/// however often its words repeat.
 fn occurrences(pattern: &Pattern, doc: &Document, mut found: impl FnMut(Occurrence) -> bool) {
-    let Some((first, rest)) = pattern.words.split_first() else {
+    let single = |token_id: u32| {
+        let token = doc.tokens[token_id as usize];
+        Occurrence {
+            field: token.field,
+            first_pos: token.pos,
+            last_pos: token.pos,
+            first_token: token_id,
+            last_token: token_id,
+        }
+    };
+    let tests = pattern.words.as_slice();
+    let mut words = Vec::new();
+    if let [test] = tests {
+        passing_words(test, doc, &mut words);
+        for word in words {
+            for &token_id in &doc.word_tokens[word as usize] {
+                if pattern.fields.contains(doc.tokens[token_id as usize].field)
+                    && !found(single(token_id))
+                {
+                    return;
+                }
+            }
+        }
+        return;
+    }
+    // The compiler refuses phrases longer than MAX_PHRASE_WORDS (64): the state fits a u64.
+    let Some(last) = tests.len().checked_sub(1) else {
         return;
     };
-    let mut starts = Vec::new();
-    first_words(first, doc, &mut starts);
-    for word in starts {
-        for &token_id in &doc.word_tokens[word as usize] {
-            let token: Token = doc.tokens[token_id as usize];
-            if !pattern.fields.contains(token.field) {
-                continue;
+    let Some(complete) = 1u64.checked_shl(last as u32) else {
+        return;
+    };
+    // The words passing each test, one test after the other: test k's are
+    // `words[ends[k - 1]..ends[k]]`.
+    let mut ends = [0usize; MAX_PHRASE_WORDS];
+    let mut anchor = (0, usize::MAX);
+    for (k, test) in tests.iter().enumerate() {
+        let start = words.len();
+        passing_words(test, doc, &mut words);
+        if words.len() == start {
+            return;
+        }
+        ends[k] = words.len();
+        let occurrences: usize = words[start..]
+            .iter()
+            .map(|&w| doc.word_tokens[w as usize].len())
+            .sum();
+        if occurrences < anchor.1 {
+            anchor = (k, occurrences);
+        }
+    }
+    let range = |k: usize| if k == 0 { 0 } else { ends[k - 1] }..ends[k];
+    // Per distinct word: the phrase positions whose test it passes, sorted by word.
+    let mut masks: Vec<(u32, u64)> = Vec::with_capacity(words.len());
+    for k in 0..tests.len() {
+        masks.extend(words[range(k)].iter().map(|&w| (w, 1u64 << k)));
+    }
+    masks.sort_unstable_by_key(|&(word, _)| word);
+    masks.dedup_by(|(word, mask), (kept_word, kept_mask)| {
+        let same = word == kept_word;
+        if same {
+            *kept_mask |= *mask;
+        }
+        same
+    });
+    let mask_of = |word: u32| {
+        masks
+            .binary_search_by_key(&word, |&(w, _)| w)
+            .map_or(0, |i| masks[i].1)
+    };
+    let (anchor, _) = anchor;
+    let anchor_words = &words[range(anchor)];
+    let mut merged = Vec::new();
+    let anchors: &[u32] = match anchor_words {
+        [word] => &doc.word_tokens[*word as usize],
+        _ => {
+            for &word in anchor_words {
+                merged.extend_from_slice(&doc.word_tokens[word as usize]);
             }
-            let mut last = token_id;
-            let complete = rest.iter().enumerate().all(|(k, test)| {
-                let next_id = token_id + 1 + k as u32;
-                match doc.tokens.get(next_id as usize) {
-                    Some(next)
-                        if next.field == token.field
-                            && next.pos == token.pos + 1 + k as u32
-                            && word_passes(test, doc, next.word) =>
-                    {
-                        last = next_id;
-                        true
-                    }
-                    _ => false,
-                }
-            });
-            if complete {
+            merged.sort_unstable();
+            &merged
+        }
+    };
+    let last = last as u32;
+    let anchor = anchor as u32;
+    let final_token = doc.tokens.len() as u32 - 1;
+    let mut state = 0u64;
+    // The first token not visited yet.
+    let mut next = 0u32;
+    for &anchor_token in anchors {
+        let window_start = anchor_token.saturating_sub(anchor);
+        let window_end = window_start.saturating_add(last).min(final_token);
+        if window_start > next {
+            state = 0;
+            next = window_start;
+        }
+        while next <= window_end {
+            let token = doc.tokens[next as usize];
+            let follows = next
+                .checked_sub(1)
+                .map(|previous| doc.tokens[previous as usize])
+                .is_some_and(|previous| {
+                    previous.field == token.field && previous.pos + 1 == token.pos
+                });
+            if !follows {
+                state = 0;
+            }
+            let mask = if pattern.fields.contains(token.field) {
+                mask_of(token.word)
+            } else {
+                0
+            };
+            state = ((state << 1) | 1) & mask;
+            if state & complete != 0 {
+                let first_token = next - last;
                 let occurrence = Occurrence {
                     field: token.field,
-                    first_pos: token.pos,
-                    last_pos: doc.tokens[last as usize].pos,
-                    first_token: token_id,
-                    last_token: last,
+                    first_pos: doc.tokens[first_token as usize].pos,
+                    last_pos: token.pos,
+                    first_token,
+                    last_token: next,
                 };
                 if !found(occurrence) {
                     return;
                 }
             }
+            next += 1;
         }
     }
 }
@@ -327,6 +423,117 @@ fn collect(expr: &Expr, patterns: &[Pattern], doc: &Document, hits: &mut Vec<Hit
                     pairs < MAX_HITS_PER_PATTERN
                 },
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::rules::{ArticleView, ListDefinitions, WatchSet, WatchSource};
+
+    fn word_passes(test: &WordTest, doc: &Document, word: u32) -> bool {
+        match test {
+            WordTest::Keys(keys) => keys
+                .iter()
+                .any(|k| doc.index.get(k).is_some_and(|words| words.contains(&word))),
+            WordTest::Prefix(prefix) => doc.words[word as usize].starts_with(prefix.as_str()),
+            WordTest::Exact(exact) => *doc.words[word as usize] == **exact,
+        }
+    }
+
+    /// Word-by-word matching from every token of the first word: what the automaton must
+    /// agree with.
+    fn reference(pattern: &Pattern, doc: &Document) -> Vec<(u32, u32)> {
+        let mut found = Vec::new();
+        for (first, token) in doc.tokens.iter().enumerate() {
+            let first = first as u32;
+            let all = pattern.words.iter().enumerate().all(|(k, test)| {
+                let k = k as u32;
+                doc.tokens.get((first + k) as usize).is_some_and(|next| {
+                    pattern.fields.contains(next.field)
+                        && next.field == token.field
+                        && next.pos == token.pos + k
+                        && word_passes(test, doc, next.word)
+                })
+            });
+            if all {
+                found.push((first, first + pattern.words.len() as u32 - 1));
+            }
+        }
+        found
+    }
+
+    fn found(pattern: &Pattern, doc: &Document) -> Vec<(u32, u32)> {
+        let mut found = Vec::new();
+        occurrences(pattern, doc, |o| {
+            found.push((o.first_token, o.last_token));
+            true
+        });
+        found.sort_unstable();
+        found
+    }
+
+    const ARTICLE_WORDS: &[&str] = &[
+        "a",
+        "a",
+        "a",
+        "korea",
+        "Korea's",
+        "missile",
+        "missiles",
+        "north",
+        "Пхеньяне",
+    ];
+    const QUERY_WORDS: &[&str] = &[
+        "a",
+        "a",
+        "korea",
+        "missile",
+        "missil*",
+        "=missiles",
+        "north-korea",
+        "Пхеньян",
+    ];
+
+    fn text(max_words: usize) -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            (
+                proptest::sample::select(ARTICLE_WORDS),
+                proptest::sample::select(&[" ", " ", ", ", "-", ". "][..]),
+            ),
+            0..max_words,
+        )
+        .prop_map(|words| words.into_iter().map(|(w, s)| format!("{w}{s}")).collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_automaton_finds_every_occurrence_word_by_word_matching_finds(
+            title in text(12),
+            content in text(60),
+            authors in proptest::collection::vec(text(3), 0..5),
+            phrase in proptest::collection::vec(proptest::sample::select(QUERY_WORDS), 1..5),
+            scope in proptest::sample::select(&["", "", "title:", "author:", "author:"][..]),
+        ) {
+            let query = format!("{scope}\"{}\"", phrase.join(" "));
+            let sources = [WatchSource { name: "w".into(), query }];
+            let set = WatchSet::compile(&sources, &ListDefinitions::new())
+                .unwrap_or_else(|e| panic!("{e:?}"));
+            let view = ArticleView {
+                title: &title,
+                content: &content,
+                authors: &authors,
+                ..Default::default()
+            };
+            let doc = set.analyze(&view);
+            for pattern in &set.patterns {
+                prop_assert_eq!(found(pattern, &doc), reference(pattern, &doc));
+            }
         }
     }
 }

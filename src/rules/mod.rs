@@ -39,6 +39,10 @@ pub struct WatchSource {
 /// Longest query text accepted, in bytes.
 pub const MAX_QUERY_LEN: usize = 20_000;
 
+/// Most words in one phrase, term or list item (`Kim-Jong-un` is three): what a phrase needs,
+/// and what keeps matching one linear in the article (see `eval::occurrences`).
+pub const MAX_PHRASE_WORDS: usize = 64;
+
 /// Whether `name` can be written as `@name` in a query.
 pub fn is_valid_list_name(name: &str) -> bool {
     !name.is_empty()
@@ -74,6 +78,11 @@ pub enum RuleErrorKind {
         known: Vec<String>,
     },
     NoWords(String),
+    /// `start` is the phrase's first words, `words` how many it has.
+    PhraseTooLong {
+        start: String,
+        words: usize,
+    },
     ShortPrefix(String),
     BadMetaValue {
         scope: &'static str,
@@ -196,6 +205,12 @@ fn describe(kind: &RuleErrorKind) -> (String, String) {
         NoWords(text) => (
             format!("{text:?} contains no word to search for"),
             "terms need letters or digits".into(),
+        ),
+        PhraseTooLong { start, words } => (
+            format!(
+                "the phrase {start:?} has {words} words; a phrase may have at most {MAX_PHRASE_WORDS}"
+            ),
+            "keep the words that identify it, or join shorter phrases with AND or NEAR/n".into(),
         ),
         ShortPrefix(text) => (
             format!("the prefix {text:?} is too short"),

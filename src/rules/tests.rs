@@ -348,3 +348,76 @@ fn the_index_proposes_few_candidates_among_many_watches() {
     assert_eq!(set.name(outcome.matches[0].watch), "w2000");
     assert!(outcome.candidates <= 3, "{} candidates", outcome.candidates);
 }
+
+#[test]
+fn phrases_longer_than_the_limit_are_refused_with_the_limit() {
+    let words = |n: usize| (0..n).map(|i| format!("w{i}")).collect::<Vec<_>>();
+    let longest = format!("\"{}\"", words(MAX_PHRASE_WORDS).join(" "));
+    assert!(title_matches(&longest, &words(MAX_PHRASE_WORDS).join(" ")));
+
+    let query = format!("korea AND \"{}\"", words(MAX_PHRASE_WORDS + 1).join(" "));
+    let e = error_of(&query);
+    assert_eq!(
+        e.kind,
+        RuleErrorKind::PhraseTooLong {
+            start: "w0 w1 w2 w3 w4 w5 …".into(),
+            words: MAX_PHRASE_WORDS + 1
+        }
+    );
+    assert_eq!(
+        e.message,
+        "the phrase \"w0 w1 w2 w3 w4 w5 …\" has 65 words; a phrase may have at most 64"
+    );
+    assert_eq!(e.span.start, "korea AND ".len());
+
+    // The case: a 20 KB phrase of 10,000 words.
+    let e = error_of(&format!("\"{}\"", "a ".repeat(9_998).trim_end()));
+    assert!(e.message.contains("has 9998 words"), "{}", e.message);
+    // A hyphenated term is a phrase too, and so is a list item.
+    let e = error_of(&words(70).join("-"));
+    assert!(e.message.contains("has 70 words"), "{}", e.message);
+    let mut lists = lists();
+    lists.insert("long".into(), vec![words(100).join(" ")]);
+    let sources = [WatchSource {
+        name: "w".into(),
+        query: "@long".into(),
+    }];
+    let errors = WatchSet::compile(&sources, &lists).unwrap_err();
+    assert!(
+        errors[0].message.contains("has 100 words"),
+        "{}",
+        errors[0].message
+    );
+}
+
+#[test]
+fn phrases_of_repeated_words_match_where_they_occur() {
+    let phrase = |n: usize| format!("\"{}\"", vec!["ракета"; n].join(" "));
+    let title = "ракеты ракет ракетой ракету ракета";
+    assert!(title_matches(&phrase(5), title));
+    assert!(!title_matches(&phrase(6), title));
+    assert!(title_matches(
+        &phrase(3),
+        "ракета ракета и ракета ракета ракеты"
+    ));
+    assert!(!title_matches(&phrase(3), "ракета ракета и ракета ракета"));
+    let set = set(&["\"north korea\"", "author:\"kim kim\""]);
+    let view = ArticleView {
+        title: "North North Korea, north korea",
+        ..Default::default()
+    };
+    let outcome = set.matches(&set.analyze(&view));
+    let texts: Vec<&str> = outcome.matches[0]
+        .hits
+        .iter()
+        .map(|h| h.text.as_str())
+        .collect();
+    assert_eq!(texts, ["North Korea", "north korea"]);
+    // Two authors are not one phrase.
+    let authors = ["Lee Kim".to_string(), "Kim Park".to_string()];
+    let view = ArticleView {
+        authors: &authors,
+        ..Default::default()
+    };
+    assert!(set.matches(&set.analyze(&view)).matches.is_empty());
+}
