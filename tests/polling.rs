@@ -1932,3 +1932,109 @@ fn a_reader_that_stops_early_ends_the_output_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(output.status.success(), "{:?}\n{stderr}", output.status);
 }
+
+// ------------------------------------------------------------------------------------------
+// Many instances on one PostgreSQL database (the backend matrix's PostgreSQL run).
+// ------------------------------------------------------------------------------------------
+
+/// Three `run` instances share 300 feeds polled every 3 s: over 30 s each feed is fetched as
+/// often as one instance alone would fetch it (three uncoordinated ones: three times as often),
+/// and never twice within its interval less a second.
+#[test]
+fn three_instances_poll_each_feed_once_per_interval() {
+    if !support::database::on_postgres() {
+        eprintln!("PostgreSQL only (instances share a database): nothing to test on SQLite");
+        return;
+    }
+    let server = FeedServer::start();
+    let feeds: Vec<Feed> = (0..300)
+        .map(|i| {
+            let path = format!("/shared-{i}.xml");
+            server.serve(
+                &path,
+                Route::rss(rss(&[Item::new(&format!("s{i}"), "Nothing to see")])),
+            );
+            feed(&format!("shared {i}"), server.url(&path)).every("3s")
+        })
+        .collect();
+    let env = Env::new()
+        .polling("timeout = \"5s\"\nconcurrency = 64\nper_host = 64\n")
+        .feeds(&feeds);
+    let mut daemons: Vec<Running> = (0..3).map(|_| env.start_daemon()).collect();
+    // The first cycle, then a window of 30 s.
+    let warmed = wait_until(Duration::from_secs(30), || {
+        (0..300).all(|i| server.hits(&format!("/shared-{i}.xml")) >= 1)
+    });
+    assert!(warmed, "every feed polled once: {}", tail(&daemons[0].stderr(), 30));
+    let from = Instant::now();
+    std::thread::sleep(Duration::from_secs(30));
+    let to = Instant::now();
+    for daemon in &mut daemons {
+        daemon.terminate();
+    }
+    let mut counts = Vec::new();
+    for i in 0..300 {
+        let times: Vec<Instant> = server
+            .requests(&format!("/shared-{i}.xml"))
+            .iter()
+            .map(|r| r.at)
+            .collect();
+        for pair in times.windows(2) {
+            let gap = pair[1] - pair[0];
+            assert!(
+                gap >= Duration::from_secs(2),
+                "feed {i} was fetched twice within {gap:?}"
+            );
+        }
+        counts.push(times.iter().filter(|&&t| t >= from && t < to).count());
+    }
+    let (min, max) = (
+        counts.iter().copied().min().unwrap_or(0),
+        counts.iter().copied().max().unwrap_or(0),
+    );
+    assert!(
+        (9..=11).contains(&min) && (9..=11).contains(&max),
+        "each feed 9 to 11 times in 30 s, got {min} to {max}"
+    );
+    eprintln!("three instances, 300 feeds every 3 s: {min}–{max} fetches per feed in 30 s");
+}
+
+/// An instance killed while it holds a feed's lease (the server stalls that feed): another
+/// instance polls the feed once the lease has expired, within lease + interval.
+#[test]
+fn a_killed_instances_feed_lease_expires_and_another_instance_polls_it() {
+    if !support::database::on_postgres() {
+        eprintln!("PostgreSQL only (instances share a database): nothing to test on SQLite");
+        return;
+    }
+    let server = FeedServer::start();
+    server.serve(
+        "/stalled.xml",
+        Route::rss(rss(&[Item::new("st", "Slow news")])).delayed(Duration::from_secs(120)),
+    );
+    let env = Env::new()
+        .polling("timeout = \"5s\"\n")
+        .feeds(&[feed("stalled", server.url("/stalled.xml")).every("3s")]);
+    let mut first = env.start_daemon();
+    assert!(
+        wait_until(Duration::from_secs(20), || server.hits("/stalled.xml") >= 1),
+        "{}",
+        tail(&first.stderr(), 30)
+    );
+    let claimed_at = Instant::now();
+    let _ = first.child.kill();
+    let _ = first.wait_timeout(Duration::from_secs(10));
+    let mut second = env.start_daemon();
+    // The lease is 2 × timeout + 30 s = 40 s; the interval 3 s.
+    let polled_again = wait_until(Duration::from_secs(50), || {
+        server.hits("/stalled.xml") >= 2
+    });
+    let after = claimed_at.elapsed();
+    second.terminate();
+    assert!(polled_again, "the stalled feed is polled again by the other instance");
+    assert!(
+        after <= Duration::from_secs(44),
+        "polled again {after:?} after the lost instance claimed it (lease 40 s + interval 3 s)"
+    );
+    eprintln!("a dead instance's feed lease: polled again after {after:?}");
+}

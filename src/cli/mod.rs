@@ -27,6 +27,8 @@ mod backtest;
 mod check;
 mod feeds;
 mod import_opml;
+mod instances;
+mod migrate_db;
 mod service;
 mod test_rule;
 
@@ -85,6 +87,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the daemons sharing this database (seen in the last two minutes).
+    Instances {
+        /// One JSON object per instance and line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy the configured SQLite database into an empty PostgreSQL database.
+    MigrateDb(migrate_db::MigrateDbArgs),
 }
 
 impl Command {
@@ -104,6 +114,8 @@ pub async fn run(args: Args) -> ExitCode {
         Command::Backtest(backtest) => backtest::run(&args.config, backtest).await,
         Command::Alerts(alerts) => alerts::run(&args.config, alerts).await,
         Command::ImportOpml(import) => import_opml::run(&args.config, import),
+        Command::Instances { json } => instances::run(&args.config, *json).await,
+        Command::MigrateDb(migrate) => migrate_db::run(&args.config, migrate).await,
     }
 }
 

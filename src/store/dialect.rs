@@ -144,6 +144,20 @@ pub mod sqlite {
         now!(),
         " - $1 ORDER BY started_at, id"
     );
+
+    /// `$1`: now → the earliest time something may be polled: a feed falling due, or a lease
+    /// held on a due feed expiring.
+    pub const NEXT_POLL_AFTER: &str = "SELECT MIN(MAX(next_poll_at, COALESCE(lease_until + 1, 0))) FROM feeds
+         WHERE active AND MAX(next_poll_at, COALESCE(lease_until + 1, 0)) > $1";
+
+    /// `$1`: now → active feeds due, oldest due first; one a live lease holds is not due for
+    /// anyone else.
+    pub const DUE_FEEDS: &str = concat!(
+        crate::store::rows::feed_select!(),
+        " WHERE f.active AND f.next_poll_at <= $1
+            AND (f.lease_until IS NULL OR f.lease_until < ", now!(), ")
+          ORDER BY f.next_poll_at, f.id"
+    );
 }
 
 pub mod postgres {
@@ -267,5 +281,15 @@ pub mod postgres {
          FROM instances WHERE last_seen >= ",
         now!(),
         " - $1 ORDER BY started_at, id"
+    );
+
+    pub const NEXT_POLL_AFTER: &str = "SELECT MIN(GREATEST(next_poll_at, COALESCE(lease_until + 1, 0))) FROM feeds
+         WHERE active AND GREATEST(next_poll_at, COALESCE(lease_until + 1, 0)) > $1";
+
+    pub const DUE_FEEDS: &str = concat!(
+        crate::store::rows::feed_select!(),
+        " WHERE f.active AND f.next_poll_at <= $1
+            AND (f.lease_until IS NULL OR f.lease_until < ", now!(), ")
+          ORDER BY f.next_poll_at, f.id"
     );
 }

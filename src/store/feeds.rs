@@ -38,7 +38,7 @@ impl Store {
         )
     }
 
-    /// Active feeds due for a poll at `now`.
+    /// Active feeds due for a poll at `now` that no live lease holds.
     pub async fn due_feeds(&self, now: i64) -> Result<Vec<FeedRow>> {
         Ok(
             on_pool!(self, pool, sql => sqlx::query_as::<_, FeedRow>(concat!(
@@ -51,8 +51,8 @@ impl Store {
         )
     }
 
-    /// The earliest next poll among active feeds not yet due at `now` (those due are being
-    /// polled, or held back by the scheduler).
+    /// The earliest time after `now` at which a feed falls due, or a lease held on a due feed
+    /// expires (those due and free are being polled, or held back by the scheduler).
     pub async fn next_poll_after(&self, now: i64) -> Result<Option<i64>> {
         Ok(
             on_pool!(self, pool, sql => sqlx::query_scalar::<_, Option<i64>>(

@@ -3,6 +3,7 @@
 //! processes). One `Store` type over two concrete pools: the SQL both backends share is written
 //! once, and the few statements that differ live in `dialect`, one module per backend.
 
+mod copy;
 mod dialect;
 mod feeds;
 mod ingest;
@@ -10,6 +11,7 @@ mod instances;
 mod outbox;
 mod rows;
 
+pub use copy::CopiedTable;
 pub use ingest::IngestTx;
 pub use instances::Instance;
 pub use outbox::{Claimant, RecipientState, SentRecord};
@@ -31,6 +33,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
+    #[error("{0}")]
+    Copy(String),
     #[error("the lease on feed {feed_id} was lost (another instance polled it); results discarded")]
     LeaseLost { feed_id: i64 },
     #[error(
