@@ -1857,3 +1857,156 @@ fn a_symlink_to_the_database_does_not_get_past_the_lock() {
     let (status, _) = daemon.terminate(Duration::from_secs(10));
     assert!(status.success(), "{status}");
 }
+
+// ------------------------------------------------------------------------------------------
+// Many instances on one PostgreSQL database (the backend matrix's PostgreSQL run), and moving
+// an installation there.
+// ------------------------------------------------------------------------------------------
+
+/// Three instances started at the same moment on an empty database: the schema is created
+/// once, all three run, and 20 matches give exactly 20 mails through a slow server. Then the
+/// same with one of them killed twice during delivery: all 20, at most 22 mails.
+#[test]
+fn three_instances_send_each_alert_once_and_survive_kills() {
+    if !support::database::on_postgres() {
+        eprintln!("PostgreSQL only (instances share a database): nothing to test on SQLite");
+        return;
+    }
+    for kills in [0, 2] {
+        let smtp = SmtpServer::builder()
+            .delay_per_message(Duration::from_millis(150))
+            .start();
+        let (_feed, feed_url) = feed_with(&pyongyang_items(&format!("three{kills}"), 20));
+        let env = Env::new();
+        env.write_config(&Setup {
+            feed_url: &feed_url,
+            smtp: plain_smtp(smtp.port()),
+            email: "retry_initial = \"1s\"\nretry_max = \"2s\"\n",
+            watch: "max_per_hour = 0\n",
+        });
+        let mut daemons: Vec<Running> = (0..3).map(|_| env.daemon()).collect();
+        let started = wait_until(Duration::from_secs(30), || {
+            daemons
+                .iter()
+                .all(|d| d.stderr().contains("newswatch started"))
+        });
+        assert!(
+            started,
+            "all three start on an empty database:\n{}",
+            daemons
+                .iter()
+                .map(Running::stderr)
+                .collect::<Vec<_>>()
+                .join("\n---\n")
+        );
+        for n in 0..kills {
+            smtp.wait_for(4 + 6 * n, Duration::from_secs(30));
+            wait_in_flight(&smtp, 5 + 6 * n);
+            daemons[0].kill_hard();
+            daemons[0] = env.daemon();
+        }
+        let all_there = wait_until(Duration::from_secs(60), || {
+            distinct_ids(&smtp.messages()).len() >= 20
+        });
+        assert!(
+            all_there,
+            "all 20 alerts arrive: {} distinct of {} mails",
+            distinct_ids(&smtp.messages()).len(),
+            smtp.messages().len()
+        );
+        let settled = wait_until(Duration::from_secs(30), || {
+            env.alert_counts().get("sent") == Some(&20)
+        });
+        assert!(settled, "{:?}", env.alert_counts());
+        std::thread::sleep(Duration::from_secs(1));
+        let mails = smtp.messages().len();
+        if kills == 0 {
+            assert_eq!(mails, 20, "three instances, each alert sent once");
+        } else {
+            assert!(
+                mails <= 22,
+                "two kills, at most 22 mails for 20 alerts: {mails}"
+            );
+        }
+        let listed = env.run(&["instances", "--json"]);
+        listed.assert_success("newswatch instances --json");
+        assert!(
+            listed.stdout.lines().count() >= 3,
+            "the running instances are listed: {}",
+            listed.describe()
+        );
+        for daemon in &mut daemons {
+            let (status, _) = daemon.terminate(Duration::from_secs(15));
+            assert!(status.success(), "{status}");
+        }
+        eprintln!("three instances, {kills} kills: {mails} mails for 20 alerts");
+    }
+}
+
+/// `migrate-db` copies a database made by `once` on SQLite into an empty PostgreSQL one: the
+/// counts agree, `once` on PostgreSQL sends nothing again, and a new match sends one alert.
+#[test]
+fn migrate_db_moves_an_installation_to_postgres_without_sending_again() {
+    let Ok(base) = std::env::var("NEWSWATCH_TEST_POSTGRES") else {
+        eprintln!("PostgreSQL tests skipped: NEWSWATCH_TEST_POSTGRES is not set");
+        return;
+    };
+    if support::database::on_postgres() {
+        eprintln!("runs once, in the SQLite run of the matrix");
+        return;
+    }
+    let smtp = SmtpServer::start();
+    let feed = FeedServer::start();
+    feed.serve("/feed.xml", Route::rss(rss(&pyongyang_items("move", 3))));
+    let env = Env::new();
+    env.write_config(&Setup {
+        feed_url: &feed.url("/feed.xml"),
+        smtp: plain_smtp(smtp.port()),
+        email: "",
+        watch: "max_per_hour = 0\n",
+    });
+    env.once();
+    smtp.wait_for_exactly(3, Duration::from_secs(10), Duration::from_millis(200));
+    let target = support::database::fresh_schema(&base);
+    let moved = env.run(&["migrate-db", "--to", &target]);
+    moved.assert_success("newswatch migrate-db");
+    for table in ["feeds", "articles", "alerts", "matches", "alert_recipients"] {
+        let line = moved
+            .stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(table))
+            .unwrap_or_else(|| panic!("no count for {table}: {}", moved.describe()));
+        let counts: Vec<&str> = line.split_whitespace().skip(1).collect();
+        assert_eq!(counts.len(), 2, "{line}");
+        assert_eq!(counts[0], counts[1], "{table}: {line}");
+        assert_ne!(counts[0], "0", "{table}: {line}");
+    }
+    let again = env.run(&["migrate-db", "--to", &target]);
+    assert!(
+        !again.status.success() && again.stderr.contains("not empty"),
+        "a non-empty target is refused: {}",
+        again.describe()
+    );
+    let config = std::fs::read_to_string(&env.config).expect("read config");
+    env.write_raw_config(&config.replace(&env.database, &target));
+    env.once();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        smtp.messages().len(),
+        3,
+        "nothing is sent again on PostgreSQL"
+    );
+    let mut items = pyongyang_items("move", 3);
+    items.push(
+        Item::new("move-new", "Pyongyang report move new")
+            .published_ago(Duration::from_secs(30))
+            .description("Officials in Pyongyang said more."),
+    );
+    feed.serve("/feed.xml", Route::rss(rss(&items)));
+    env.once();
+    let mails = smtp.wait_for_exactly(4, Duration::from_secs(10), Duration::from_millis(300));
+    assert_eq!(
+        mails[3].subject().as_deref(),
+        Some(format!("[{WATCH}] Pyongyang report move new").as_str())
+    );
+}

@@ -1965,7 +1965,11 @@ fn three_instances_poll_each_feed_once_per_interval() {
     let warmed = wait_until(Duration::from_secs(30), || {
         (0..300).all(|i| server.hits(&format!("/shared-{i}.xml")) >= 1)
     });
-    assert!(warmed, "every feed polled once: {}", tail(&daemons[0].stderr(), 30));
+    assert!(
+        warmed,
+        "every feed polled once: {}",
+        tail(&daemons[0].stderr(), 30)
+    );
     let from = Instant::now();
     std::thread::sleep(Duration::from_secs(30));
     let to = Instant::now();
@@ -2012,9 +2016,11 @@ fn a_killed_instances_feed_lease_expires_and_another_instance_polls_it() {
         "/stalled.xml",
         Route::rss(rss(&[Item::new("st", "Slow news")])).delayed(Duration::from_secs(120)),
     );
-    let env = Env::new()
-        .polling("timeout = \"5s\"\n")
-        .feeds(&[feed("stalled", server.url("/stalled.xml")).every("3s")]);
+    let env = Env::new().polling("timeout = \"5s\"\n").feeds(&[feed(
+        "stalled",
+        server.url("/stalled.xml"),
+    )
+    .every("3s")]);
     let mut first = env.start_daemon();
     assert!(
         wait_until(Duration::from_secs(20), || server.hits("/stalled.xml") >= 1),
@@ -2026,12 +2032,13 @@ fn a_killed_instances_feed_lease_expires_and_another_instance_polls_it() {
     let _ = first.wait_timeout(Duration::from_secs(10));
     let mut second = env.start_daemon();
     // The lease is 2 × timeout + 30 s = 40 s; the interval 3 s.
-    let polled_again = wait_until(Duration::from_secs(50), || {
-        server.hits("/stalled.xml") >= 2
-    });
+    let polled_again = wait_until(Duration::from_secs(50), || server.hits("/stalled.xml") >= 2);
     let after = claimed_at.elapsed();
     second.terminate();
-    assert!(polled_again, "the stalled feed is polled again by the other instance");
+    assert!(
+        polled_again,
+        "the stalled feed is polled again by the other instance"
+    );
     assert!(
         after <= Duration::from_secs(44),
         "polled again {after:?} after the lost instance claimed it (lease 40 s + interval 3 s)"

@@ -58,7 +58,11 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
     ),
     (
         "feed_articles",
-        &[("feed_id", Int), ("article_id", Int), ("first_seen_at", Int)],
+        &[
+            ("feed_id", Int),
+            ("article_id", Int),
+            ("first_seen_at", Int),
+        ],
     ),
     (
         "alerts",
@@ -131,9 +135,10 @@ impl Store {
             ));
         };
         for (table, _) in TABLES {
-            let rows: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-                .fetch_one(pg)
-                .await?;
+            let rows: i64 =
+                sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                    .fetch_one(pg)
+                    .await?;
             if rows > 0 {
                 return Err(StoreError::Copy(format!(
                     "the target database is not empty (its {table} table has {rows} rows); \
@@ -182,9 +187,11 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("UPDATE alerts SET status = 'queued', claimed_at = NULL WHERE status = 'sending'")
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE alerts SET status = 'queued', claimed_at = NULL WHERE status = 'sending'",
+        )
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         let mut copied = Vec::with_capacity(TABLES.len());
         for (table, _) in TABLES {
@@ -192,7 +199,9 @@ impl Store {
             let source_rows: i64 = sqlx::query_scalar(AssertSqlSafe(count.clone()))
                 .fetch_one(source)
                 .await?;
-            let target_rows: i64 = sqlx::query_scalar(AssertSqlSafe(count)).fetch_one(pg).await?;
+            let target_rows: i64 = sqlx::query_scalar(AssertSqlSafe(count))
+                .fetch_one(pg)
+                .await?;
             copied.push(CopiedTable {
                 table,
                 source_rows,

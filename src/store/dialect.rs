@@ -147,7 +147,8 @@ pub mod sqlite {
 
     /// `$1`: now → the earliest time something may be polled: a feed falling due, or a lease
     /// held on a due feed expiring.
-    pub const NEXT_POLL_AFTER: &str = "SELECT MIN(MAX(next_poll_at, COALESCE(lease_until + 1, 0))) FROM feeds
+    pub const NEXT_POLL_AFTER: &str =
+        "SELECT MIN(MAX(next_poll_at, COALESCE(lease_until + 1, 0))) FROM feeds
          WHERE active AND MAX(next_poll_at, COALESCE(lease_until + 1, 0)) > $1";
 
     /// `$1`: now → active feeds due, oldest due first; one a live lease holds is not due for
@@ -155,9 +156,15 @@ pub mod sqlite {
     pub const DUE_FEEDS: &str = concat!(
         crate::store::rows::feed_select!(),
         " WHERE f.active AND f.next_poll_at <= $1
-            AND (f.lease_until IS NULL OR f.lease_until < ", now!(), ")
+            AND (f.lease_until IS NULL OR f.lease_until < ",
+        now!(),
+        ")
           ORDER BY f.next_poll_at, f.id"
     );
+
+    /// Taken before new articles are written: SQLite's `BEGIN IMMEDIATE` already makes each
+    /// writer wait for the one before.
+    pub const SERIALISE_ARTICLE_WRITES: &str = "SELECT 1";
 }
 
 pub mod postgres {
@@ -283,13 +290,21 @@ pub mod postgres {
         " - $1 ORDER BY started_at, id"
     );
 
-    pub const NEXT_POLL_AFTER: &str = "SELECT MIN(GREATEST(next_poll_at, COALESCE(lease_until + 1, 0))) FROM feeds
+    pub const NEXT_POLL_AFTER: &str =
+        "SELECT MIN(GREATEST(next_poll_at, COALESCE(lease_until + 1, 0))) FROM feeds
          WHERE active AND GREATEST(next_poll_at, COALESCE(lease_until + 1, 0)) > $1";
 
     pub const DUE_FEEDS: &str = concat!(
         crate::store::rows::feed_select!(),
         " WHERE f.active AND f.next_poll_at <= $1
-            AND (f.lease_until IS NULL OR f.lease_until < ", now!(), ")
+            AND (f.lease_until IS NULL OR f.lease_until < ",
+        now!(),
+        ")
           ORDER BY f.next_poll_at, f.id"
     );
+
+    /// Two instances ingesting the same story under two GUIDs at once would both find it new;
+    /// this lock makes the second wait for the first's commit and then find it. Readers and
+    /// other tables (feed claims, the outbox) are not held up.
+    pub const SERIALISE_ARTICLE_WRITES: &str = "LOCK TABLE articles IN SHARE ROW EXCLUSIVE MODE";
 }

@@ -40,28 +40,23 @@ impl Store {
 
     /// Active feeds due for a poll at `now` that no live lease holds.
     pub async fn due_feeds(&self, now: i64) -> Result<Vec<FeedRow>> {
-        Ok(
-            on_pool!(self, pool, sql => sqlx::query_as::<_, FeedRow>(concat!(
-            rows::feed_select!(),
-            " WHERE f.active AND f.next_poll_at <= $1 ORDER BY f.next_poll_at, f.id"
-        ))
-        .bind(now)
-        .fetch_all(pool)
-        .await?),
-        )
+        Ok(on_pool!(self, pool, sql => {
+            sqlx::query_as::<_, FeedRow>(sql::DUE_FEEDS)
+                .bind(now)
+                .fetch_all(pool)
+                .await?
+        }))
     }
 
     /// The earliest time after `now` at which a feed falls due, or a lease held on a due feed
     /// expires (those due and free are being polled, or held back by the scheduler).
     pub async fn next_poll_after(&self, now: i64) -> Result<Option<i64>> {
-        Ok(
-            on_pool!(self, pool, sql => sqlx::query_scalar::<_, Option<i64>>(
-            "SELECT MIN(next_poll_at) FROM feeds WHERE active AND next_poll_at > $1",
-        )
-        .bind(now)
-        .fetch_one(pool)
-        .await?),
-        )
+        Ok(on_pool!(self, pool, sql => {
+            sqlx::query_scalar::<_, Option<i64>>(sql::NEXT_POLL_AFTER)
+                .bind(now)
+                .fetch_one(pool)
+                .await?
+        }))
     }
 
     /// Claims a poll of `feed_id` for `claimant`, committed at once: `None` when another live

@@ -98,6 +98,9 @@ impl IngestTx {
         let batch = serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into());
         // Per entry, the article with its identity first, else the oldest with its link.
         let known: Vec<(i64, i64, i64)> = on_tx!(&mut self.tx, conn, sql => {
+            sqlx::query(sql::SERIALISE_ARTICLE_WRITES)
+                .execute(&mut *conn)
+                .await?;
             sqlx::query_as(sql::KNOWN_ARTICLES)
                 .bind(&batch)
                 .bind(feed_id)
