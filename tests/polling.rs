@@ -1996,9 +1996,12 @@ fn three_instances_poll_each_feed_once_per_interval() {
         counts.iter().copied().min().unwrap_or(0),
         counts.iter().copied().max().unwrap_or(0),
     );
+    // One instance alone fetches a 3 s feed every 3 to 4 s (schedules are kept in whole
+    // seconds, rounded up so that no feed is polled sooner than its interval): 7 to 10 times
+    // in 30 s. Three uncoordinated instances would make three times as many.
     assert!(
-        (9..=11).contains(&min) && (9..=11).contains(&max),
-        "each feed 9 to 11 times in 30 s, got {min} to {max}"
+        (6..=11).contains(&min) && (6..=11).contains(&max),
+        "each feed 6 to 11 times in 30 s, as one instance would, got {min} to {max}"
     );
     eprintln!("three instances, 300 feeds every 3 s: {min}–{max} fetches per feed in 30 s");
 }

@@ -21,8 +21,8 @@ use crate::config::{DigestSchedule, EmailConfig};
 use crate::log_text::untrusted;
 use crate::rules::Hit;
 use crate::store::{
-    AlertDetail, AlertStatus, BatchItem, Claimant, MatchDelivery, NewBatch, SentRecord, Store,
-    StoreError,
+    AlertDetail, AlertKind, AlertStatus, BatchItem, Claimant, MatchDelivery, NewBatch, SentRecord,
+    Store, StoreError,
 };
 
 /// When to try a failed delivery again.
@@ -440,7 +440,7 @@ impl Notifier {
         if !accepted.is_empty() {
             info!(
                 to = %accepted.join(", "),
-                title = %untrusted(alert.title.as_deref().unwrap_or(&alert.kind)),
+                title = %untrusted(alert.title.as_deref().unwrap_or(alert.kind.as_str())),
                 ms = started.elapsed().as_millis() as u64,
                 "alert sent"
             );
@@ -472,8 +472,8 @@ impl Notifier {
         let batch: Vec<BatchItem>;
         let batch_hits: Vec<Vec<Hit>>;
         let items: Vec<Item>;
-        let body = match alert.kind.as_str() {
-            "article" => AlertBody::Article(Item {
+        let body = match alert.kind {
+            AlertKind::Article => AlertBody::Article(Item {
                 title: alert.title.as_deref().unwrap_or_default(),
                 link: alert.link.as_deref(),
                 feed_name: alert.feed_name.as_deref(),
@@ -482,7 +482,7 @@ impl Notifier {
                 content: alert.content.as_deref().unwrap_or_default(),
                 hits: &hits,
             }),
-            kind @ ("digest" | "overflow") => {
+            kind @ (AlertKind::Digest | AlertKind::Overflow) => {
                 batch = self.store.batch_items(alert.id).await?;
                 if batch.is_empty() {
                     return Ok(Err("the batch alert lists no matches".to_string()));
@@ -504,13 +504,12 @@ impl Notifier {
                         hits,
                     })
                     .collect();
-                if kind == "digest" {
+                if kind == AlertKind::Digest {
                     AlertBody::Digest(&items)
                 } else {
                     AlertBody::Overflow(&items)
                 }
             }
-            other => return Ok(Err(format!("unknown alert kind {other:?}"))),
         };
         let mail = AlertMail {
             watch: &alert.watch,

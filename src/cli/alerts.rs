@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use newswatch::config::parse_duration;
 use newswatch::log_text::untrusted;
-use newswatch::store::{AlertRow, AlertStatus, RecipientState, Store};
+use newswatch::store::{AlertKind, AlertRow, AlertStatus, DeliveryState, RecipientState, Store};
 use newswatch::wording::plural;
 
 use super::{EXIT_CONFIG, EXIT_FAILURE, format_time, load_config, open_store};
@@ -61,11 +61,10 @@ struct JsonAlert<'a> {
 }
 
 fn describe(alert: &AlertRow) -> String {
-    match alert.kind.as_str() {
-        "article" => alert.article_title.clone().unwrap_or_default(),
-        "digest" => format!("digest of {} articles", alert.item_count),
-        "overflow" => format!("and {} more this hour", alert.item_count),
-        other => other.to_string(),
+    match alert.kind {
+        AlertKind::Article => alert.article_title.clone().unwrap_or_default(),
+        AlertKind::Digest => format!("digest of {} articles", alert.item_count),
+        AlertKind::Overflow => format!("and {} more this hour", alert.item_count),
     }
 }
 
@@ -149,8 +148,8 @@ async fn list(store: &Store, args: &AlertsArgs, since: Option<i64>) -> ExitCode 
             let line = JsonAlert {
                 id: alert.id,
                 watch: &alert.watch,
-                kind: &alert.kind,
-                status: &alert.status,
+                kind: alert.kind.as_str(),
+                status: alert.status.as_str(),
                 article: alert.article_title.as_deref(),
                 link: alert.article_link.as_deref(),
                 items: alert.item_count,
@@ -160,7 +159,8 @@ async fn list(store: &Store, args: &AlertsArgs, since: Option<i64>) -> ExitCode 
                 last_error: alert.last_error.as_deref(),
                 created_at: alert.created_at,
                 sent_at: alert.sent_at,
-                next_attempt_at: (alert.status == "queued").then_some(alert.next_attempt_at),
+                next_attempt_at: (alert.status == AlertStatus::Queued)
+                    .then_some(alert.next_attempt_at),
             };
             if let Ok(text) = serde_json::to_string(&line) {
                 say!("{text}");
@@ -183,7 +183,7 @@ async fn list(store: &Store, args: &AlertsArgs, since: Option<i64>) -> ExitCode 
         say!(
             "{:>6}  {:<7}  {:<23}  {:<24}  {:<40}  {:<40}  {:>8}  {}",
             alert.id,
-            alert.status,
+            alert.status.as_str(),
             format_time(Some(alert.created_at)),
             clip(&alert.watch, 24),
             clip(&untrusted(describe(alert)).to_string(), 40),
@@ -206,10 +206,10 @@ fn recipient_column(alert: &AlertRow, deliveries: &[RecipientState]) -> String {
     }
     let alike = deliveries.iter().all(|d| d.status == deliveries[0].status);
     let mut ordered: Vec<&RecipientState> = deliveries.iter().collect();
-    ordered.sort_by_key(|d| match d.status.as_str() {
-        "failed" => 0,
-        "pending" => 1,
-        _ => 2,
+    ordered.sort_by_key(|d| match d.status {
+        DeliveryState::Failed => 0,
+        DeliveryState::Pending => 1,
+        DeliveryState::Sent => 2,
     });
     ordered
         .iter()
@@ -217,7 +217,7 @@ fn recipient_column(alert: &AlertRow, deliveries: &[RecipientState]) -> String {
             if alike {
                 d.address.clone()
             } else {
-                format!("{} ({})", d.address, d.status)
+                format!("{} ({})", d.address, d.status.as_str())
             }
         })
         .collect::<Vec<_>>()

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use newswatch::log_text::untrusted;
 use newswatch::store::FeedRow;
+use newswatch::store::PollStatus;
 
 use super::{EXIT_FAILURE, format_time, load_config, open_store};
 
@@ -25,10 +26,13 @@ struct JsonFeed<'a> {
 }
 
 fn status(feed: &FeedRow) -> String {
-    match feed.last_status.as_deref() {
+    match feed.poll_status() {
         None => "never polled".to_string(),
-        Some("error") => format!("error: {}", feed.last_error.as_deref().unwrap_or("unknown")),
-        Some(other) => other.replace('_', " "),
+        Some(PollStatus::Error) => {
+            format!("error: {}", feed.last_error.as_deref().unwrap_or("unknown"))
+        }
+        Some(PollStatus::Ok) => "ok".to_string(),
+        Some(PollStatus::NotModified) => "not modified".to_string(),
     }
 }
 

@@ -41,6 +41,12 @@ struct FeedSettings {
     lang: Option<String>,
 }
 
+/// A random fraction of a second added to each timed wake-up, so that instances sharing a
+/// database do not all look for work at the same instant.
+fn wake_jitter() -> Duration {
+    Duration::from_millis(fastrand::u64(0..250))
+}
+
 /// How long to wait after a database error before trying again.
 const DATABASE_RETRY: Duration = Duration::from_secs(5);
 
@@ -394,7 +400,7 @@ impl Daemon {
             };
             tokio::select! {
                 _ = shutdown.cancelled() => {}
-                _ = tokio::time::sleep(wait) => {}
+                _ = tokio::time::sleep(wait + wake_jitter()) => {}
                 Some(joined) = polls.join_next(), if !polls.is_empty() => {
                     if let Ok((id, outcome)) = joined {
                         in_flight.remove(&id);
@@ -514,7 +520,7 @@ impl Daemon {
             tokio::select! {
                 _ = shutdown.cancelled() => {}
                 _ = self.alerts_queued.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
+                _ = tokio::time::sleep(wait + wake_jitter()) => {}
             }
         }
     }

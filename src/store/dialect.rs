@@ -134,7 +134,7 @@ pub mod sqlite {
          ON CONFLICT (id) DO UPDATE SET last_seen = ", now!()
     );
 
-    /// `$1`: seconds → instances seen within that long, with the database's now.
+    /// `$1`: seconds → instances seen within that long.
     pub const LIVE_INSTANCES: &str = concat!(
         "SELECT id, host, pid, version, config_fingerprint, started_at, last_seen,
                 ",

@@ -3,6 +3,7 @@
 
 use crate::article::{Article, story_url};
 
+use super::rows::PollStatus;
 use super::{
     FeedLease, MatchDelivery, NewMatch, PollRecord, Result, Store, StoreError, Tx, on_pool, on_tx,
     outbox,
@@ -244,7 +245,12 @@ impl IngestTx {
                 new_articles,
                 next_poll_at,
             } => {
-                let status = if *not_modified { "not_modified" } else { "ok" };
+                let status = if *not_modified {
+                    PollStatus::NotModified
+                } else {
+                    PollStatus::Ok
+                }
+                .as_str();
                 sqlx::query(
                     "UPDATE feeds SET
                         url = COALESCE($2, url),
@@ -275,7 +281,7 @@ impl IngestTx {
                 next_poll_at,
             } => {
                 sqlx::query(
-                    "UPDATE feeds SET last_poll_at = $2, last_status = 'error', last_error = $3,
+                    "UPDATE feeds SET last_poll_at = $2, last_status = $6, last_error = $3,
                         last_http_status = $4, consecutive_errors = consecutive_errors + 1,
                         next_poll_at = $5
                      WHERE id = $1",
@@ -285,6 +291,7 @@ impl IngestTx {
                 .bind(error)
                 .bind(http_status.map(i64::from))
                 .bind(next_poll_at)
+                .bind(PollStatus::Error.as_str())
                 .execute(&mut *conn)
                 .await?;
             }

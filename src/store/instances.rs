@@ -59,25 +59,11 @@ impl Store {
     /// The instances seen within `within`, oldest first.
     pub async fn live_instances(&self, within: std::time::Duration) -> Result<Vec<Instance>> {
         let seconds = i64::try_from(within.as_secs()).unwrap_or(i64::MAX);
-        let rows: Vec<(String, String, i64, String, String, i64, i64, i64)> = on_pool!(self, pool, sql => sqlx::query_as(sql::LIVE_INSTANCES)
+        Ok(on_pool!(self, pool, sql => {
+            sqlx::query_as::<_, Instance>(sql::LIVE_INSTANCES)
                 .bind(seconds)
                 .fetch_all(pool)
-                .await?);
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, host, pid, version, config_fingerprint, started_at, last_seen, _now)| {
-                    Instance {
-                        id,
-                        host,
-                        pid,
-                        version,
-                        config_fingerprint,
-                        started_at,
-                        last_seen,
-                    }
-                },
-            )
-            .collect())
+                .await?
+        }))
     }
 }

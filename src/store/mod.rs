@@ -15,7 +15,10 @@ pub use copy::CopiedTable;
 pub use ingest::IngestTx;
 pub use instances::Instance;
 pub use outbox::{Claimant, RecipientState, SentRecord};
-pub use rows::{AlertDetail, AlertRow, AlertStatus, ArchivedArticle, BatchItem, FeedRow};
+pub use rows::{
+    AlertDetail, AlertKind, AlertRow, AlertStatus, ArchivedArticle, BatchItem, DeliveryState,
+    FeedRow, PollStatus,
+};
 
 use std::str::FromStr;
 use std::time::Duration;

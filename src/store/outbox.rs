@@ -2,15 +2,14 @@
 //! alert's recipients, recorded as the server answers for that address. An alert is done when
 //! no recipient is pending: sent when every address has it, failed when one was refused.
 
-use super::rows::{self, AlertDetail, AlertRow, AlertStatus, BatchItem};
-use super::{MatchDelivery, NewBatch, PendingBatch, Result, Store, Tx, on_pool, on_tx};
+use super::rows::{self, AlertDetail, AlertRow, AlertStatus, BatchItem, DeliveryState};
+use super::{MatchDelivery, NewBatch, PendingBatch, Result, Store, StoreError, Tx, on_pool, on_tx};
 
 /// Where one recipient of an alert stands.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RecipientState {
     pub address: String,
-    /// `pending`, `sent` or `failed`.
-    pub status: String,
+    pub status: DeliveryState,
     /// The server's last reply about this address when it was not an acceptance.
     pub error: Option<String>,
 }
@@ -196,7 +195,8 @@ impl Store {
 
     /// The server refused this recipient for good.
     pub async fn recipient_failed(&self, alert_id: i64, address: &str, error: &str) -> Result<()> {
-        self.set_recipient(alert_id, address, "failed", error).await
+        self.set_recipient(alert_id, address, DeliveryState::Failed, error)
+            .await
     }
 
     /// The server asked to try this recipient again later.
@@ -206,7 +206,7 @@ impl Store {
         address: &str,
         error: &str,
     ) -> Result<()> {
-        self.set_recipient(alert_id, address, "pending", error)
+        self.set_recipient(alert_id, address, DeliveryState::Pending, error)
             .await
     }
 
@@ -214,7 +214,7 @@ impl Store {
         &self,
         alert_id: i64,
         address: &str,
-        status: &str,
+        status: DeliveryState,
         error: &str,
     ) -> Result<()> {
         on_pool!(self, pool, sql => { sqlx::query(
@@ -223,7 +223,7 @@ impl Store {
         )
         .bind(alert_id)
         .bind(address)
-        .bind(status)
+        .bind(status.as_str())
         .bind(error)
         .execute(pool)
         .await?; });
@@ -460,14 +460,17 @@ impl Store {
         .bind(alert_id)
         .fetch_all(pool)
         .await?);
-        Ok(rows
-            .into_iter()
-            .map(|(address, status, error)| RecipientState {
-                address,
-                status,
-                error,
+        rows.into_iter()
+            .map(|(address, status, error)| {
+                let status = DeliveryState::try_from(status)
+                    .map_err(|e| StoreError::Sql(sqlx::Error::Decode(e.into())))?;
+                Ok(RecipientState {
+                    address,
+                    status,
+                    error,
+                })
             })
-            .collect())
+            .collect()
     }
 }
 

@@ -28,6 +28,7 @@ pub struct FeedRow {
     pub first_success_at: Option<i64>,
     pub last_poll_at: Option<i64>,
     pub last_success_at: Option<i64>,
+    /// `ok`, `not_modified` or `error`: see [`FeedRow::poll_status`].
     pub last_status: Option<String>,
     pub last_http_status: Option<i64>,
     pub last_error: Option<String>,
@@ -37,8 +38,18 @@ pub struct FeedRow {
     pub articles: i64,
 }
 
+impl FeedRow {
+    /// How the last poll ended; `None` before the first.
+    pub fn poll_status(&self) -> Option<PollStatus> {
+        self.last_status
+            .clone()
+            .and_then(|s| PollStatus::try_from(s).ok())
+    }
+}
+
 /// Where an alert is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum AlertStatus {
     Queued,
     Sending,
@@ -72,6 +83,87 @@ impl std::str::FromStr for AlertStatus {
     }
 }
 
+/// What an alert is: one article, a digest period's matches, or an hour's overflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertKind {
+    Article,
+    Digest,
+    Overflow,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Article => "article",
+            AlertKind::Digest => "digest",
+            AlertKind::Overflow => "overflow",
+        }
+    }
+}
+
+/// Where one recipient of an alert stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    Pending,
+    Sent,
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Sent => "sent",
+            DeliveryState::Failed => "failed",
+        }
+    }
+}
+
+/// How a feed's last poll ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PollStatus {
+    Ok,
+    NotModified,
+    Error,
+}
+
+impl PollStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PollStatus::Ok => "ok",
+            PollStatus::NotModified => "not_modified",
+            PollStatus::Error => "error",
+        }
+    }
+}
+
+/// Reads a stored state, naming the value a newer or older version may have written.
+macro_rules! state_from_text {
+    ($type:ty, $($text:literal => $value:expr),+) => {
+        impl TryFrom<String> for $type {
+            type Error = String;
+            fn try_from(text: String) -> Result<Self, String> {
+                match text.as_str() {
+                    $($text => Ok($value),)+
+                    other => Err(format!(concat!("unknown ", stringify!($type), " {:?} in the database"), other)),
+                }
+            }
+        }
+    };
+}
+
+state_from_text!(AlertStatus, "queued" => AlertStatus::Queued, "sending" => AlertStatus::Sending,
+    "sent" => AlertStatus::Sent, "failed" => AlertStatus::Failed);
+state_from_text!(AlertKind, "article" => AlertKind::Article, "digest" => AlertKind::Digest,
+    "overflow" => AlertKind::Overflow);
+state_from_text!(DeliveryState, "pending" => DeliveryState::Pending,
+    "sent" => DeliveryState::Sent, "failed" => DeliveryState::Failed);
+state_from_text!(PollStatus, "ok" => PollStatus::Ok, "not_modified" => PollStatus::NotModified,
+    "error" => PollStatus::Error);
+
 macro_rules! alert_row_select {
     () => {
         "SELECT a.id, a.watch, a.kind, a.item_count, a.status, a.recipients, a.attempts,
@@ -87,9 +179,11 @@ pub(crate) use alert_row_select;
 pub struct AlertRow {
     pub id: i64,
     pub watch: String,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: AlertKind,
     pub item_count: i64,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: AlertStatus,
     /// JSON array.
     pub recipients: String,
     pub attempts: i64,
@@ -119,7 +213,8 @@ pub(crate) use alert_detail_select;
 pub struct AlertDetail {
     pub id: i64,
     pub watch: String,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: AlertKind,
     pub item_count: i64,
     pub message_id: String,
     /// JSON array.

@@ -274,8 +274,8 @@ async fn each_recipient_has_its_own_delivery_state() {
             AlertStatus::Failed
         );
         let states = store.recipient_states(alert.id).await.unwrap();
-        assert_eq!(states[0].status, "sent");
-        assert_eq!(states[1].status, "failed");
+        assert_eq!(states[0].status, DeliveryState::Sent);
+        assert_eq!(states[1].status, DeliveryState::Failed);
         assert_eq!(states[1].error.as_deref(), Some("550 no such user"));
         let listed = store.alerts(Some(AlertStatus::Failed), None).await.unwrap();
         assert_eq!(

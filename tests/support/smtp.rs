@@ -162,6 +162,9 @@ struct Failure {
     remaining: Option<usize>,
 }
 
+/// The reply to a refused recipient's `RCPT TO`, and for how many more times (`None`: always).
+type Refusal = (u16, String, Option<usize>);
+
 struct Shared {
     mails: Mutex<Vec<ReceivedMail>>,
     arrived: Condvar,
@@ -172,7 +175,7 @@ struct Shared {
     connections: AtomicUsize,
     stall: Mutex<Option<Stall>>,
     /// Address (lower-case) → the reply to its `RCPT TO`, and for how many more times.
-    refused_recipients: Mutex<std::collections::HashMap<String, (u16, String, Option<usize>)>>,
+    refused_recipients: Mutex<std::collections::HashMap<String, Refusal>>,
 }
 
 impl Shared {
