@@ -4,7 +4,10 @@
 
 mod rows;
 
-pub use rows::{AlertDetail, AlertRow, AlertStatus, ArchivedArticle, BatchItem, FeedRow};
+pub use rows::{
+    AlertDetail, AlertRow, AlertStatus, ArchivedArticle, BatchItem, FeedPollState, FeedRow,
+    QueuedFeed,
+};
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -207,14 +210,35 @@ impl Store {
         .await?)
     }
 
-    /// Active feeds due for a poll at `now`.
-    pub async fn due_feeds(&self, now: i64) -> Result<Vec<FeedRow>> {
-        Ok(sqlx::query_as::<_, FeedRow>(concat!(
-            rows::feed_select!(),
-            " WHERE f.active = 1 AND f.next_poll_at <= $1 ORDER BY f.next_poll_at, f.id"
-        ))
+    /// Active feeds due for a poll at `now`, in the order they fell due (id order among
+    /// feeds due at the same second).
+    pub async fn due_feeds(&self, now: i64) -> Result<Vec<QueuedFeed>> {
+        Ok(sqlx::query_as::<_, QueuedFeed>(
+            "SELECT id, url FROM feeds WHERE active = 1 AND next_poll_at <= $1
+             ORDER BY next_poll_at, id",
+        )
         .bind(now)
         .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Every active feed, by name: what `once` polls.
+    pub async fn active_feeds(&self) -> Result<Vec<QueuedFeed>> {
+        Ok(sqlx::query_as::<_, QueuedFeed>(
+            "SELECT id, url FROM feeds WHERE active = 1 ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// A feed's poll state, read as its poll starts (`None` for an unknown id).
+    pub async fn feed_poll_state(&self, id: i64) -> Result<Option<FeedPollState>> {
+        Ok(sqlx::query_as::<_, FeedPollState>(
+            "SELECT id, name, url, etag, last_modified, first_success_at, consecutive_errors
+             FROM feeds WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
         .await?)
     }
 
