@@ -1049,6 +1049,130 @@ fn per_host_limit_is_kept_and_a_busy_host_does_not_hold_up_the_others() {
     );
 }
 
+/// The daemon's first pass over many feeds due at once: every feed is polled once, in the
+/// order they fell due (on a new database, the order of the configuration; the names run
+/// the other way, so name order would show), and never more than `concurrency` at a time.
+/// The waiting feeds are queued as data, not as one task per feed; this is what that queue
+/// must keep.
+#[test]
+fn a_daemon_polls_every_feed_due_at_once_in_due_order_within_the_global_limit() {
+    const FEEDS: usize = 24;
+    const CONCURRENCY: usize = 3;
+    const SLOW: Duration = Duration::from_millis(400);
+    let server = FeedServer::start();
+    let feeds: Vec<Feed> = (0..FEEDS)
+        .map(|i| {
+            let path = format!("/due/{i}.xml");
+            server.serve(&path, Route::rss(rss(&[])).delayed(SLOW));
+            feed(&format!("Feed {:02}", FEEDS - i), server.url(&path))
+        })
+        .collect();
+    let env = Env::new()
+        .polling(&format!(
+            "timeout = \"10s\"\nconcurrency = {CONCURRENCY}\nper_host = {FEEDS}"
+        ))
+        .feeds(&feeds);
+
+    let mut daemon = env.start_daemon();
+    // The server's count first: before the daemon has made the database, `feeds` has none.
+    let all_polled = wait_until(Duration::from_secs(60), || {
+        server.all_requests().len() >= FEEDS && {
+            let json = env.feeds_json();
+            json.len() == FEEDS && json.iter().all(|f| !f["last_poll"].is_null())
+        }
+    });
+    daemon.terminate();
+    assert!(
+        all_polled,
+        "every feed is polled\n{}",
+        tail(&daemon.stderr(), 40)
+    );
+
+    let mut requests: Vec<_> = server
+        .all_requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/due/"))
+        .collect();
+    requests.sort_by_key(|r| r.at);
+    let order: Vec<usize> = requests
+        .iter()
+        .filter_map(|r| {
+            r.path
+                .strip_prefix("/due/")?
+                .strip_suffix(".xml")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    let mut each_once = order.clone();
+    each_once.sort_unstable();
+    assert_eq!(
+        each_once,
+        (0..FEEDS).collect::<Vec<_>>(),
+        "every feed polled exactly once: {order:?}"
+    );
+    // Polls started together may reach the server in any order, but no feed overtakes one
+    // due a slot's worth of feeds before it.
+    for (arrived, feed) in order.iter().enumerate() {
+        assert!(
+            arrived.abs_diff(*feed) < CONCURRENCY,
+            "feeds polled in due order (config order), within the {CONCURRENCY} slots: {order:?}"
+        );
+    }
+    assert_eq!(
+        most_at_once(&requests, SLOW),
+        CONCURRENCY,
+        "concurrency = {CONCURRENCY}: that many requests at a time, no more"
+    );
+}
+
+/// Many quick polls ending while the daemon reads which feeds are due: a feed whose poll
+/// ended during that read is still due in what it read, and must not be queued again.
+#[test]
+fn a_daemon_polls_each_of_many_due_feeds_once() {
+    const FEEDS: usize = 2_500;
+    let server = FeedServer::start();
+    let feeds: Vec<Feed> = (0..FEEDS)
+        .map(|i| {
+            let path = format!("/quick/{i}.xml");
+            // Slow enough that polls are still ending during the next few looks (about 5 s
+            // of polls at 16 at a time).
+            server.serve(
+                &path,
+                Route::rss(rss(&[])).delayed(Duration::from_millis(30)),
+            );
+            feed(&format!("Quick {i:04}"), server.url(&path))
+        })
+        .collect();
+    let env = Env::new()
+        .polling("timeout = \"10s\"\nconcurrency = 16\nper_host = 16")
+        .feeds(&feeds);
+
+    let mut daemon = env.start_daemon();
+    let all_polled = wait_until(Duration::from_secs(120), || {
+        server.all_requests().len() >= FEEDS
+    });
+    // Time for a second poll of any feed to show: the next look at the schedule is due
+    // within a second.
+    std::thread::sleep(Duration::from_secs(3));
+    daemon.terminate();
+    assert!(
+        all_polled,
+        "every feed is polled\n{}",
+        tail(&daemon.stderr(), 40)
+    );
+    let twice: Vec<String> = (0..FEEDS)
+        .map(|i| format!("/quick/{i}.xml"))
+        .filter(|path| server.hits(path) != 1)
+        .collect();
+    assert!(
+        twice.is_empty(),
+        "{} feeds were not polled exactly once, e.g. {:?}",
+        twice.len(),
+        &twice[..twice.len().min(5)]
+    );
+}
+
 // ------------------------------------------------------------------------------------------
 // Bodies that are not feeds.
 // ------------------------------------------------------------------------------------------

@@ -2,15 +2,16 @@
 //! fetch and ingest within concurrency limits (overall and per host), a notifier that drains
 //! the outbox, and shutdown on a signal that lets the work in hand finish.
 
+mod queue;
 pub mod schedule;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use lettre::message::Mailbox;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
@@ -20,7 +21,8 @@ use crate::config::Config;
 use crate::feed::{self, FetchRequest, FetchSettings, Fetcher, PolledContent};
 use crate::ingest::{AlertWindow, FeedContext, Ingestor, WatchDelivery, WatchTargets};
 use crate::log_text::untrusted;
-use crate::store::{Claimant, FeedRow, FeedSpec, Instance, PollRecord, Store, StoreError};
+use crate::store::{Claimant, FeedSpec, Instance, PollRecord, QueuedFeed, Store, StoreError};
+use queue::{Host, PollQueue, host_of};
 use schedule::Schedule;
 
 /// Why the daemon could not start or go on.
@@ -102,6 +104,150 @@ impl HeldFeeds {
     }
 }
 
+/// What a poll task returns: its feed and how the poll went.
+type PollOutcome = (i64, Result<PollSummary, PollTaskError>);
+
+/// A started poll's turn of its host: given back to the [`PollQueue`] when the fetch ends,
+/// or when the poll stops or panics before that (on drop).
+struct HostTurn {
+    host: Option<Host>,
+    done: mpsc::UnboundedSender<Host>,
+}
+
+impl HostTurn {
+    fn end(&mut self) {
+        if let Some(host) = self.host.take() {
+            // The receiver lives as long as the polls it started; if it is gone, so is the
+            // queue the turn belonged to.
+            let _ = self.done.send(host);
+        }
+    }
+}
+
+impl Drop for HostTurn {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+/// The polls of a cycle (`once`) or of the scheduler (`run`): feeds waiting in a
+/// [`PollQueue`] and tasks for the ones that hold a turn and a slot. Memory stays in
+/// proportion to `concurrency`, plus a few words per waiting feed, however many are due.
+struct Polls {
+    queue: PollQueue,
+    /// Feeds queued or polling: a feed is queued once until its poll ends.
+    pending: HashSet<i64>,
+    tasks: JoinSet<PollOutcome>,
+    fetch_done: mpsc::UnboundedSender<Host>,
+    fetches_done: mpsc::UnboundedReceiver<Host>,
+    /// `once` polls every feed; the scheduler only those due.
+    even_if_not_due: bool,
+}
+
+impl Polls {
+    fn new(concurrency: usize, per_host: usize, even_if_not_due: bool) -> Polls {
+        let (fetch_done, fetches_done) = mpsc::unbounded_channel();
+        Polls {
+            queue: PollQueue::new(concurrency, per_host),
+            pending: HashSet::new(),
+            tasks: JoinSet::new(),
+            fetch_done,
+            fetches_done,
+            even_if_not_due,
+        }
+    }
+
+    /// Queues a feed behind those queued before, unless it is queued or polling already.
+    /// Call [`Polls::start_ready`] after queueing.
+    fn push(&mut self, feed: &QueuedFeed) {
+        if self.pending.insert(feed.id) {
+            self.queue.push(feed.id, &host_of(&feed.url));
+        }
+    }
+
+    /// Polls started and not ended.
+    fn running(&self) -> usize {
+        self.queue.running()
+    }
+
+    /// Starts a poll task for every feed that may start now (none after `shutdown`).
+    fn start_ready(&mut self, daemon: &Arc<Daemon>, shutdown: &CancellationToken) {
+        if shutdown.is_cancelled() {
+            return;
+        }
+        while let Some(start) = self.queue.next_start() {
+            let turn = HostTurn {
+                host: Some(start.host),
+                done: self.fetch_done.clone(),
+            };
+            let daemon = Arc::clone(daemon);
+            let shutdown = shutdown.clone();
+            let id = start.feed;
+            let even_if_not_due = self.even_if_not_due;
+            self.tasks.spawn(async move {
+                // A bug must cost one poll, never the feed's place in the schedule.
+                let poll = std::panic::AssertUnwindSafe(daemon.poll_feed(
+                    id,
+                    turn,
+                    even_if_not_due,
+                    &shutdown,
+                ));
+                let outcome = match futures_util::FutureExt::catch_unwind(poll).await {
+                    Ok(polled) => polled.map_err(PollTaskError::Database),
+                    Err(_) => Err(PollTaskError::Panicked),
+                };
+                (id, outcome)
+            });
+        }
+    }
+
+    /// Waits for the next poll to end, meanwhile starting waiting feeds as turns and slots
+    /// free up; `None` when no poll is running. Cancel-safe: the state is updated between
+    /// awaits only.
+    async fn next_done(
+        &mut self,
+        daemon: &Arc<Daemon>,
+        shutdown: &CancellationToken,
+    ) -> Option<PollOutcome> {
+        loop {
+            tokio::select! {
+                Some(host) = self.fetches_done.recv() => {
+                    self.queue.fetch_done(&host);
+                    self.start_ready(daemon, shutdown);
+                }
+                joined = self.tasks.join_next() => {
+                    let joined = joined?;
+                    // A task gives its host turn back before it ends: count it first.
+                    while let Ok(host) = self.fetches_done.try_recv() {
+                        self.queue.fetch_done(&host);
+                    }
+                    self.queue.poll_done();
+                    self.start_ready(daemon, shutdown);
+                    // Tasks catch panics, so a join error is a task cancelled as the
+                    // runtime shuts down.
+                    if let Ok((id, outcome)) = joined {
+                        self.pending.remove(&id);
+                        return Some((id, outcome));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What one look at the schedule found.
+struct DueScan {
+    /// The unix time looked at.
+    now: i64,
+    /// The feeds due then, in due order.
+    feeds: Vec<QueuedFeed>,
+    /// The earliest next poll among the feeds not yet due.
+    next_after: Option<i64>,
+}
+
+type ScanFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<DueScan, StoreError>> + Send>>;
+
 /// What one poll did, for the cycle summary.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PollSummary {
@@ -132,8 +278,9 @@ pub struct Daemon {
     notifier: Notifier,
     schedule: Schedule,
     feeds: HashMap<String, FeedSettings>,
-    global_limit: Arc<Semaphore>,
-    per_host: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Polls at once, all hosts together (`[polling] concurrency`).
+    concurrency: usize,
+    /// Fetches at once from one host (`[polling] per_host`).
     per_host_limit: usize,
     /// Wakes the notifier when an ingest queued alerts.
     alerts_queued: Notify,
@@ -303,8 +450,7 @@ impl Daemon {
                 max_backoff: config.polling.max_backoff.0,
             },
             feeds,
-            global_limit: Arc::new(Semaphore::new(config.polling.concurrency)),
-            per_host: Mutex::new(HashMap::new()),
+            concurrency: config.polling.concurrency,
             per_host_limit: config.polling.per_host,
             alerts_queued: Notify::new(),
             feed_claimant: Claimant {
@@ -326,34 +472,31 @@ impl Daemon {
         self: &Arc<Self>,
         shutdown: &CancellationToken,
     ) -> Result<CycleReport, DaemonError> {
-        let feeds: Vec<FeedRow> = self
-            .store
-            .feeds()
-            .await?
-            .into_iter()
-            .filter(|f| f.active)
-            .collect();
-        let mut report = CycleReport {
-            feeds: feeds.len(),
-            ..Default::default()
-        };
-        let mut polls = JoinSet::new();
-        for feed in feeds {
-            let daemon = Arc::clone(self);
-            let shutdown = shutdown.clone();
-            polls.spawn(async move { daemon.poll_feed(feed, true, &shutdown).await });
+        let mut polls = self.polls(true);
+        let mut report = CycleReport::default();
+        for feed in self.store.active_feeds().await? {
+            report.feeds += 1;
+            polls.push(&feed);
         }
-        while let Some(joined) = polls.join_next().await {
-            match joined {
-                Ok(Ok(summary)) => {
-                    report.failed_feeds += usize::from(!summary.ok);
+        polls.start_ready(self, shutdown);
+        let mut ok_feeds = 0;
+        while let Some((id, outcome)) = polls.next_done(self, shutdown).await {
+            match outcome {
+                Ok(summary) => {
+                    ok_feeds += usize::from(summary.ok);
                     report.new_articles += summary.new_articles;
                     report.alerts_queued += summary.alerts_queued;
                 }
-                Ok(Err(e)) => return Err(e.into()),
-                Err(e) => return Err(DaemonError::Setup(format!("poll task failed: {e}"))),
+                Err(PollTaskError::Database(e)) => return Err(e.into()),
+                Err(PollTaskError::Panicked) => {
+                    return Err(DaemonError::Setup(format!(
+                        "poll task failed: the poll of feed {id} panicked"
+                    )));
+                }
             }
         }
+        // Feeds not polled (a shutdown came first) count as failed, as polls that stopped do.
+        report.failed_feeds = report.feeds.saturating_sub(ok_feeds);
         let delivered = self.notifier.deliver_due(shutdown).await?;
         report.alerts_sent = delivered.sent;
         report.alerts_retrying = delivered.retried;
@@ -383,93 +526,124 @@ impl Daemon {
         notified
     }
 
+    /// The poll tasks of one cycle or of the scheduler, within this daemon's limits.
+    fn polls(&self, even_if_not_due: bool) -> Polls {
+        Polls::new(self.concurrency, self.per_host_limit, even_if_not_due)
+    }
+
     async fn schedule_loop(self: &Arc<Self>, shutdown: &CancellationToken) {
-        let mut polls: JoinSet<(i64, Result<PollSummary, PollTaskError>)> = JoinSet::new();
-        let mut in_flight: HashSet<i64> = HashSet::new();
+        let mut polls = self.polls(false);
         let mut held = HeldFeeds::default();
+        // The look at the schedule in progress, if any: it runs alongside the polls, which
+        // go on starting as others end while it reads.
+        let mut scan = Some(Arc::clone(self).scan_due());
+        // Feeds whose polls ended while the scan in progress was reading: it may have read
+        // them as due before their poll was recorded, so it does not queue them again (the
+        // next scan sees what their poll recorded).
+        let mut ended_during_scan: HashSet<i64> = HashSet::new();
+        let mut last_scan = tokio::time::Instant::now();
+        let mut next_scan = last_scan;
         while !shutdown.is_cancelled() {
-            let wait = match self
-                .start_due_polls(&mut polls, &mut in_flight, &held, shutdown)
-                .await
-            {
-                Ok(wait) => wait,
-                Err(e) => {
-                    error!(error = %e, "database error while scheduling; retrying shortly");
-                    DATABASE_RETRY
-                }
-            };
             tokio::select! {
                 _ = shutdown.cancelled() => {}
-                _ = tokio::time::sleep(wait + wake_jitter()) => {}
-                Some(joined) = polls.join_next(), if !polls.is_empty() => {
-                    if let Ok((id, outcome)) = joined {
-                        in_flight.remove(&id);
-                        match outcome {
-                            Ok(_) => held.succeeded(id),
-                            Err(e) => {
-                                if let PollTaskError::Database(e) = e {
+                scanned = async {
+                    match scan.as_mut() {
+                        Some(scanning) => scanning.await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    scan = None;
+                    let ended = std::mem::take(&mut ended_during_scan);
+                    let wait = match scanned {
+                        Ok(due) => self.queue_scanned(&mut polls, &held, &due, &ended, shutdown),
+                        Err(e) => {
+                            error!(error = %e, "database error while scheduling; retrying shortly");
+                            DATABASE_RETRY
+                        }
+                    };
+                    next_scan = last_scan + wait + wake_jitter();
+                    if !ended.is_empty() {
+                        // What those polls recorded is for the next scan to see.
+                        next_scan = next_scan.min(last_scan + Duration::from_secs(1));
+                    }
+                }
+                _ = tokio::time::sleep_until(next_scan), if scan.is_none() => {
+                    last_scan = tokio::time::Instant::now();
+                    scan = Some(Arc::clone(self).scan_due());
+                }
+                Some((id, outcome)) = polls.next_done(self, shutdown), if polls.running() > 0 => {
+                    if scan.is_some() {
+                        ended_during_scan.insert(id);
+                    }
+                    match outcome {
+                        Ok(_) => held.succeeded(id),
+                        Err(e) => {
+                            match e {
+                                PollTaskError::Database(e) => {
                                     error!(feed = id, error = %e, "database error while ingesting; the feed is polled again later");
                                 }
-                                held.failed(id, Utc::now().timestamp());
+                                PollTaskError::Panicked => {
+                                    error!(feed = id, "poll task panicked; the feed is polled again later");
+                                }
                             }
+                            held.failed(id, Utc::now().timestamp());
                         }
                     }
+                    // A poll that ended may have changed when feeds fall due: look again, at
+                    // most once a second (due times are whole seconds), not once per poll.
+                    next_scan = next_scan.min(last_scan + Duration::from_secs(1));
                 }
             }
         }
         // Polls see the shutdown and stop fetching; an ingest already writing completes.
-        while let Some(joined) = polls.join_next().await {
-            if let Ok((id, Err(PollTaskError::Database(e)))) = joined {
+        // Feeds still waiting are not started.
+        while let Some((id, outcome)) = polls.next_done(self, shutdown).await {
+            if let Err(PollTaskError::Database(e)) = outcome {
                 error!(feed = id, error = %e, "database error while ingesting");
             }
         }
     }
 
-    /// Starts a poll for every due feed not in flight; returns how long to wait before looking
-    /// again.
-    async fn start_due_polls(
+    /// Queues the feeds a scan found due, except those held back and those whose poll ended
+    /// while it read, and starts the polls that may start; returns how long to wait before
+    /// looking again.
+    fn queue_scanned(
         self: &Arc<Self>,
-        polls: &mut JoinSet<(i64, Result<PollSummary, PollTaskError>)>,
-        in_flight: &mut HashSet<i64>,
+        polls: &mut Polls,
         held: &HeldFeeds,
+        due: &DueScan,
+        ended_during_scan: &HashSet<i64>,
         shutdown: &CancellationToken,
-    ) -> Result<Duration, StoreError> {
-        let now = Utc::now().timestamp();
-        for feed in self.store.due_feeds(now).await? {
-            if !held.is_held(feed.id, now) && in_flight.insert(feed.id) {
-                let daemon = Arc::clone(self);
-                let shutdown = shutdown.clone();
-                let id = feed.id;
-                polls.spawn(async move {
-                    // A bug must cost one poll, never the feed's place in the schedule.
-                    let poll =
-                        std::panic::AssertUnwindSafe(daemon.poll_feed(feed, false, &shutdown));
-                    let outcome = match futures_util::FutureExt::catch_unwind(poll).await {
-                        Ok(polled) => polled.map_err(PollTaskError::Database),
-                        Err(_) => {
-                            error!(
-                                feed = id,
-                                "poll task panicked; the feed is polled again later"
-                            );
-                            Err(PollTaskError::Panicked)
-                        }
-                    };
-                    (id, outcome)
-                });
+    ) -> Duration {
+        for feed in &due.feeds {
+            if !held.is_held(feed.id, due.now) && !ended_during_scan.contains(&feed.id) {
+                polls.push(feed);
             }
         }
-        // Feeds due now were started above, or are held back until their release.
-        let next_due = self
-            .store
-            .next_poll_after(now)
-            .await?
+        polls.start_ready(self, shutdown);
+        // Feeds due now were queued above, or are held back until their release.
+        let next_due = due
+            .next_after
             .into_iter()
-            .chain(held.next_release(now))
+            .chain(held.next_release(due.now))
             .min()
-            .unwrap_or(now + 60);
-        Ok(Duration::from_secs(
-            next_due.saturating_sub(now).clamp(1, 60) as u64,
-        ))
+            .unwrap_or(due.now + 60);
+        Duration::from_secs(next_due.saturating_sub(due.now).clamp(1, 60) as u64)
+    }
+
+    /// Reads which active feeds are due now (to queue those not queued, polling or held
+    /// back already) and when the next one falls due after that.
+    fn scan_due(self: Arc<Self>) -> ScanFuture {
+        Box::pin(async move {
+            let now = Utc::now().timestamp();
+            let feeds = self.store.due_feeds(now).await?;
+            let next_after = self.store.next_poll_after(now).await?;
+            Ok(DueScan {
+                now,
+                feeds,
+                next_after,
+            })
+        })
     }
 
     async fn notify_loop(self: &Arc<Self>, shutdown: CancellationToken) {
@@ -541,65 +715,47 @@ impl Daemon {
         ))
     }
 
-    fn host_limit(&self, url: &str) -> Arc<Semaphore> {
-        let host = url::Url::parse(url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_default();
-        let mut per_host = self.per_host.lock().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(
-            per_host
-                .entry(host)
-                .or_insert_with(|| Arc::new(Semaphore::new(self.per_host_limit))),
-        )
-    }
-
     /// Polls one feed under a lease and records the outcome; fetch errors are recorded for
     /// the feed, only database errors are returned. A feed another instance holds, or that is
     /// no longer due (unless `even_if_not_due`), is left alone; a poll whose lease was lost
-    /// meanwhile writes nothing.
+    /// meanwhile writes nothing. The caller has given the poll its host's turn and a
+    /// global slot (see [`PollQueue`]); the slot is held through the ingest too: at most
+    /// `concurrency` feeds fetched or parsed and waiting for the database at once, which
+    /// bounds memory.
     async fn poll_feed(
         &self,
-        feed: FeedRow,
+        feed_id: i64,
+        mut host_turn: HostTurn,
         even_if_not_due: bool,
         shutdown: &CancellationToken,
     ) -> Result<PollSummary, StoreError> {
-        let Some(settings) = self.feeds.get(&feed.name).cloned() else {
+        // The claim first, then the state it guards: another instance may have just polled.
+        let Some(lease) = self
+            .store
+            .claim_feed(feed_id, &self.feed_claimant, even_if_not_due)
+            .await?
+        else {
+            return Ok(PollSummary::default());
+        };
+        let Some(feed) = self.store.feed_poll_state(feed_id).await? else {
+            return Ok(PollSummary::default());
+        };
+        let Some(settings) = self.feeds.get(&feed.name) else {
             return Ok(PollSummary::default());
         };
         let span = info_span!("poll", feed = %feed.name);
         async move {
             let request = FetchRequest {
                 url: feed.url.clone(),
-                etag: feed.etag.clone(),
-                last_modified: feed.last_modified.clone(),
-            };
-            let host_limit = self.host_limit(&feed.url);
-            // The host's turn first, then a global slot: a feed waiting for its busy host
-            // must not hold a slot that a feed on another host could use.
-            let host_turn = tokio::select! {
-                _ = shutdown.cancelled() => return Ok(PollSummary::default()),
-                permit = host_limit.acquire() => permit,
-            };
-            // Held through the ingest too: at most `concurrency` feeds fetched or parsed and
-            // waiting for the database at once, which bounds memory.
-            let _global = tokio::select! {
-                _ = shutdown.cancelled() => return Ok(PollSummary::default()),
-                permit = self.global_limit.acquire() => permit,
-            };
-            let Some(lease) = self
-                .store
-                .claim_feed(feed.id, &self.feed_claimant, even_if_not_due)
-                .await?
-            else {
-                return Ok(PollSummary::default());
+                etag: feed.etag,
+                last_modified: feed.last_modified,
             };
             let started = Instant::now();
             let result = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(PollSummary::default()),
                 polled = feed::poll(&self.fetcher, &request, settings.lang.as_deref()) => polled,
             };
-            drop(host_turn);
+            host_turn.end();
             let now = Utc::now();
             match result {
                 Ok(polled) => {

@@ -154,8 +154,7 @@ pub mod sqlite {
     /// `$1`: now → active feeds due, oldest due first; one a live lease holds is not due for
     /// anyone else.
     pub const DUE_FEEDS: &str = concat!(
-        crate::store::rows::feed_select!(),
-        " WHERE f.active AND f.next_poll_at <= $1
+        "SELECT f.id, f.url FROM feeds f WHERE f.active AND f.next_poll_at <= $1
             AND (f.lease_until IS NULL OR f.lease_until < ",
         now!(),
         ")
@@ -295,8 +294,7 @@ pub mod postgres {
          WHERE active AND GREATEST(next_poll_at, COALESCE(lease_until + 1, 0)) > $1";
 
     pub const DUE_FEEDS: &str = concat!(
-        crate::store::rows::feed_select!(),
-        " WHERE f.active AND f.next_poll_at <= $1
+        "SELECT f.id, f.url FROM feeds f WHERE f.active AND f.next_poll_at <= $1
             AND (f.lease_until IS NULL OR f.lease_until < ",
         now!(),
         ")

@@ -1,7 +1,7 @@
 //! Feeds and their poll state: reconciling the table with the configuration, what is due, and
 //! the outcome of each poll.
 
-use super::rows::{self, FeedRow};
+use super::rows::{self, FeedPollState, FeedRow, QueuedFeed};
 use super::{Claimant, FeedLease, FeedSpec, PollRecord, Result, Store, on_pool, on_tx};
 
 impl Store {
@@ -38,13 +38,39 @@ impl Store {
         )
     }
 
-    /// Active feeds due for a poll at `now` that no live lease holds.
-    pub async fn due_feeds(&self, now: i64) -> Result<Vec<FeedRow>> {
+    /// Active feeds due for a poll at `now` that no live lease holds, in the order they fell
+    /// due (id order among feeds due at the same second): the scheduler queues these two
+    /// columns per feed and reads the rest when the poll starts.
+    pub async fn due_feeds(&self, now: i64) -> Result<Vec<QueuedFeed>> {
         Ok(on_pool!(self, pool, sql => {
-            sqlx::query_as::<_, FeedRow>(sql::DUE_FEEDS)
+            sqlx::query_as::<_, QueuedFeed>(sql::DUE_FEEDS)
                 .bind(now)
                 .fetch_all(pool)
                 .await?
+        }))
+    }
+
+    /// Every active feed, by name: what `once` polls.
+    pub async fn active_feeds(&self) -> Result<Vec<QueuedFeed>> {
+        Ok(on_pool!(self, pool, sql => {
+            sqlx::query_as::<_, QueuedFeed>(
+                "SELECT id, url FROM feeds WHERE active ORDER BY name",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// A feed's poll state, read as its poll starts (`None` for an unknown id).
+    pub async fn feed_poll_state(&self, id: i64) -> Result<Option<FeedPollState>> {
+        Ok(on_pool!(self, pool, sql => {
+            sqlx::query_as::<_, FeedPollState>(
+                "SELECT id, name, url, etag, last_modified, first_success_at, consecutive_errors
+                 FROM feeds WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
         }))
     }
 

@@ -17,7 +17,7 @@ pub use instances::Instance;
 pub use outbox::{Claimant, RecipientState, SentRecord};
 pub use rows::{
     AlertDetail, AlertKind, AlertRow, AlertStatus, ArchivedArticle, BatchItem, DeliveryState,
-    FeedRow, PollStatus,
+    FeedPollState, FeedRow, PollStatus, QueuedFeed,
 };
 
 use std::str::FromStr;

@@ -47,6 +47,27 @@ impl FeedRow {
     }
 }
 
+/// A feed waiting for its poll: the scheduler queues these two columns per due feed (the
+/// URL for the per-host limit) and reads the rest when the poll starts, so that a long queue
+/// costs little memory.
+#[derive(Debug, Clone, FromRow)]
+pub struct QueuedFeed {
+    pub id: i64,
+    pub url: String,
+}
+
+/// What a poll needs of a feed's state, read when the poll starts.
+#[derive(Debug, Clone, FromRow)]
+pub struct FeedPollState {
+    pub id: i64,
+    pub name: String,
+    pub url: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub first_success_at: Option<i64>,
+    pub consecutive_errors: i64,
+}
+
 /// Where an alert is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

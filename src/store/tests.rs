@@ -85,6 +85,106 @@ async fn store_with_feeds(url: &str) -> (Store, i64, i64) {
     (store, feeds[0].id, feeds[1].id)
 }
 
+fn feed_specs(names: &[&str]) -> Vec<FeedSpec> {
+    names
+        .iter()
+        .map(|name| FeedSpec {
+            name: name.to_string(),
+            url: format!("https://{}.example/rss", name.to_lowercase()),
+        })
+        .collect()
+}
+
+fn failed_until(next_poll_at: i64) -> PollRecord {
+    PollRecord::Failure {
+        error: "cannot connect".into(),
+        http_status: None,
+        next_poll_at,
+    }
+}
+
+/// What the scheduler queues (id and URL of each due feed, in due order, ties by id) and what
+/// a poll reads when it starts.
+#[tokio::test]
+async fn due_feeds_come_in_due_order_and_a_poll_reads_its_feeds_state() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in backends(&dir).await {
+        due_order_and_poll_state(&url).await;
+    }
+}
+
+async fn due_order_and_poll_state(url: &str) {
+    let store = Store::open(url, None).await.unwrap();
+    store
+        .sync_feeds(&feed_specs(&["C", "A", "B", "D"]))
+        .await
+        .unwrap();
+    let id: std::collections::HashMap<String, i64> = store
+        .feeds()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.name, f.id))
+        .collect();
+    for (name, at) in [("C", 100), ("A", 50), ("B", 100)] {
+        store
+            .record_poll(lease(&store, id[name]).await, &failed_until(at), 10)
+            .await
+            .unwrap();
+    }
+    // D is due (never polled) but no longer configured.
+    store
+        .sync_feeds(&feed_specs(&["C", "A", "B"]))
+        .await
+        .unwrap();
+    let ids = |feeds: Vec<QueuedFeed>| feeds.into_iter().map(|f| f.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.due_feeds(49).await.unwrap()), Vec::<i64>::new());
+    assert_eq!(ids(store.due_feeds(99).await.unwrap()), vec![id["A"]]);
+    assert_eq!(
+        ids(store.due_feeds(100).await.unwrap()),
+        vec![id["A"], id["C"], id["B"]],
+        "due order; C before B, due the same second, by id (not name)"
+    );
+    let due = store.due_feeds(100).await.unwrap();
+    assert_eq!(due[1].url, "https://c.example/rss");
+    assert_eq!(
+        ids(store.active_feeds().await.unwrap()),
+        vec![id["A"], id["B"], id["C"]],
+        "once: every active feed, by name"
+    );
+
+    store
+        .record_poll(
+            lease(&store, id["A"]).await,
+            &PollRecord::Success {
+                moved_to: None,
+                etag: Some("\"v1\"".into()),
+                last_modified: Some("Tue, 01 Dec 2026 10:00:00 GMT".into()),
+                not_modified: false,
+                new_articles: 0,
+                next_poll_at: 700,
+            },
+            60,
+        )
+        .await
+        .unwrap();
+    let a = store.feed_poll_state(id["A"]).await.unwrap().unwrap();
+    assert_eq!((a.id, a.name.as_str()), (id["A"], "A"));
+    assert_eq!(a.url, "https://a.example/rss");
+    assert_eq!(a.etag.as_deref(), Some("\"v1\""));
+    assert_eq!(
+        a.last_modified.as_deref(),
+        Some("Tue, 01 Dec 2026 10:00:00 GMT")
+    );
+    assert_eq!((a.first_success_at, a.consecutive_errors), (Some(60), 0));
+    let c = store.feed_poll_state(id["C"]).await.unwrap().unwrap();
+    assert_eq!(
+        (c.etag, c.first_success_at, c.consecutive_errors),
+        (None, None, 1)
+    );
+    assert!(store.feed_poll_state(-1).await.unwrap().is_none());
+}
+
 #[tokio::test]
 async fn articles_are_stored_once_whatever_feed_or_guid_brings_them() {
     let dir = tempfile::tempdir().unwrap();
