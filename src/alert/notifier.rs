@@ -386,7 +386,7 @@ impl Notifier {
                     accepted.push(address);
                 }
                 Ok(RecipientOutcome::Refused(reply)) => {
-                    error!(to = %address, error = %untrusted(&reply), "recipient refused for good; the other recipients still get the alert");
+                    error!(to = %address, error = %untrusted(&reply), "refused for good for this recipient; marked failed");
                     self.store
                         .recipient_failed(alert.id, &address, &reply)
                         .await?;
@@ -450,8 +450,8 @@ impl Notifier {
                 let pause = self.server_unavailable(now());
                 warn!(
                     error = %untrusted(&reason),
-                    pause_s = pause.as_secs(),
-                    "mail server unavailable; delivery paused, every alert stays queued"
+                    pause_ms = pause.as_millis() as u64,
+                    "mail server unavailable; delivery paused"
                 );
                 report.unavailable = Some(reason);
                 Ok(Flow::Stop)
