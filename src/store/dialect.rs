@@ -4,6 +4,74 @@
 //! batch of rows in one statement, with the same bindings on both), and PostgreSQL claims rows
 //! with `FOR UPDATE SKIP LOCKED`, which SQLite (one writer at a time) has no need of.
 
+/// The statements that differ between the backends only by how they read the database's
+/// clock (in unix seconds): leases are stamped and judged by it alone.
+macro_rules! with_clock {
+    ($now:literal) => {
+        /// `$1`: alert, `$2`: now (the instance's, for `claimed_at`), `$3`: owner, `$4`: lease
+        /// seconds → the new token.
+        pub const CLAIM_ALERT: &str = concat!(
+            "UPDATE alerts SET status = 'sending', claimed_at = $2, attempts = attempts + 1,
+                    lease_owner = $3, lease_until = ",
+            $now,
+            " + $4, lease_token = lease_token + 1
+             WHERE id = $1 RETURNING lease_token"
+        );
+
+        /// `$1`: alert, `$2`: token, `$3`: lease seconds → whether the claim is still held.
+        pub const RENEW_ALERT: &str = concat!(
+            "UPDATE alerts SET lease_until = ",
+            $now,
+            " + $3
+             WHERE id = $1 AND lease_token = $2 AND status = 'sending'"
+        );
+
+        /// Claims whose lease expired (their process stopped) go back to the queue.
+        pub const REQUEUE_EXPIRED_ALERTS: &str = concat!(
+            "UPDATE alerts SET status = 'queued', claimed_at = NULL, lease_owner = NULL,
+                    lease_until = NULL
+             WHERE status = 'sending' AND (lease_until IS NULL OR lease_until < ",
+            $now,
+            ")"
+        );
+
+        /// When the next queued alert falls due, or the next claim expires.
+        pub const NEXT_ALERT_DUE: &str = "SELECT MIN(CASE WHEN status = 'queued' THEN next_attempt_at
+                                ELSE COALESCE(lease_until, 0) + 1 END)
+             FROM alerts WHERE status IN ('queued', 'sending')";
+
+        /// `$1`: instance id, `$2`: host, `$3`: pid, `$4`: version, `$5`: config fingerprint.
+        pub const REGISTER_INSTANCE: &str =
+            concat!(
+            "INSERT INTO instances (id, host, pid, version, config_fingerprint, started_at, last_seen)
+             VALUES ($1, $2, $3, $4, $5, ", $now, ", ", $now, ")
+             ON CONFLICT (id) DO UPDATE SET last_seen = ", $now
+        );
+
+        /// `$1`: seconds → instances seen within that long.
+        pub const LIVE_INSTANCES: &str = concat!(
+            "SELECT id, host, pid, version, config_fingerprint, started_at, last_seen,
+                    ",
+            $now,
+            " AS now
+             FROM instances WHERE last_seen >= ",
+            $now,
+            " - $1 ORDER BY started_at, id"
+        );
+
+        /// `$1`: now → active feeds due, oldest due first; one a live lease holds is not due for
+        /// anyone else.
+        pub const DUE_FEEDS: &str = concat!(
+            "SELECT f.id, f.url FROM feeds f WHERE f.active AND f.next_poll_at <= $1
+                AND (f.lease_until IS NULL OR f.lease_until < ",
+            $now,
+            ")
+              ORDER BY f.next_poll_at, f.id"
+        );
+
+    };
+}
+
 pub mod sqlite {
     /// `$1`: JSON array of identities → those stored.
     pub const KNOWN_IDENTITIES: &str =
@@ -78,37 +146,7 @@ pub mod sqlite {
         };
     }
 
-    /// `$1`: alert, `$2`: now (the instance's, for `claimed_at`), `$3`: owner, `$4`: lease
-    /// seconds → the new token.
-    pub const CLAIM_ALERT: &str = concat!(
-        "UPDATE alerts SET status = 'sending', claimed_at = $2, attempts = attempts + 1,
-                lease_owner = $3, lease_until = ",
-        now!(),
-        " + $4, lease_token = lease_token + 1
-         WHERE id = $1 RETURNING lease_token"
-    );
-
-    /// `$1`: alert, `$2`: token, `$3`: lease seconds → whether the claim is still held.
-    pub const RENEW_ALERT: &str = concat!(
-        "UPDATE alerts SET lease_until = ",
-        now!(),
-        " + $3
-         WHERE id = $1 AND lease_token = $2 AND status = 'sending'"
-    );
-
-    /// Claims whose lease expired (their process stopped) go back to the queue.
-    pub const REQUEUE_EXPIRED_ALERTS: &str = concat!(
-        "UPDATE alerts SET status = 'queued', claimed_at = NULL, lease_owner = NULL,
-                lease_until = NULL
-         WHERE status = 'sending' AND (lease_until IS NULL OR lease_until < ",
-        now!(),
-        ")"
-    );
-
-    /// When the next queued alert falls due, or the next claim expires.
-    pub const NEXT_ALERT_DUE: &str = "SELECT MIN(CASE WHEN status = 'queued' THEN next_attempt_at
-                            ELSE COALESCE(lease_until, 0) + 1 END)
-         FROM alerts WHERE status IN ('queued', 'sending')";
+    with_clock!("CAST(strftime('%s', 'now') AS INTEGER)");
 
     /// `$1`: feed, `$2`: owner, `$3`: lease seconds, `$4`: due or not → the new token, if the
     /// feed is due (or `$4`) and nobody holds it.
@@ -126,40 +164,11 @@ pub mod sqlite {
          RETURNING lease_token"
     );
 
-    /// `$1`: instance id, `$2`: host, `$3`: pid, `$4`: version, `$5`: config fingerprint.
-    pub const REGISTER_INSTANCE: &str =
-        concat!(
-        "INSERT INTO instances (id, host, pid, version, config_fingerprint, started_at, last_seen)
-         VALUES ($1, $2, $3, $4, $5, ", now!(), ", ", now!(), ")
-         ON CONFLICT (id) DO UPDATE SET last_seen = ", now!()
-    );
-
-    /// `$1`: seconds → instances seen within that long.
-    pub const LIVE_INSTANCES: &str = concat!(
-        "SELECT id, host, pid, version, config_fingerprint, started_at, last_seen,
-                ",
-        now!(),
-        " AS now
-         FROM instances WHERE last_seen >= ",
-        now!(),
-        " - $1 ORDER BY started_at, id"
-    );
-
     /// `$1`: now → the earliest time something may be polled: a feed falling due, or a lease
     /// held on a due feed expiring.
     pub const NEXT_POLL_AFTER: &str =
         "SELECT MIN(MAX(next_poll_at, COALESCE(lease_until + 1, 0))) FROM feeds
          WHERE active AND MAX(next_poll_at, COALESCE(lease_until + 1, 0)) > $1";
-
-    /// `$1`: now → active feeds due, oldest due first; one a live lease holds is not due for
-    /// anyone else.
-    pub const DUE_FEEDS: &str = concat!(
-        "SELECT f.id, f.url FROM feeds f WHERE f.active AND f.next_poll_at <= $1
-            AND (f.lease_until IS NULL OR f.lease_until < ",
-        now!(),
-        ")
-          ORDER BY f.next_poll_at, f.id"
-    );
 
     /// Taken before new articles are written: SQLite's `BEGIN IMMEDIATE` already makes each
     /// writer wait for the one before.
@@ -228,32 +237,7 @@ pub mod postgres {
         };
     }
 
-    pub const CLAIM_ALERT: &str = concat!(
-        "UPDATE alerts SET status = 'sending', claimed_at = $2, attempts = attempts + 1,
-                lease_owner = $3, lease_until = ",
-        now!(),
-        " + $4, lease_token = lease_token + 1
-         WHERE id = $1 RETURNING lease_token"
-    );
-
-    pub const RENEW_ALERT: &str = concat!(
-        "UPDATE alerts SET lease_until = ",
-        now!(),
-        " + $3
-         WHERE id = $1 AND lease_token = $2 AND status = 'sending'"
-    );
-
-    pub const REQUEUE_EXPIRED_ALERTS: &str = concat!(
-        "UPDATE alerts SET status = 'queued', claimed_at = NULL, lease_owner = NULL,
-                lease_until = NULL
-         WHERE status = 'sending' AND (lease_until IS NULL OR lease_until < ",
-        now!(),
-        ")"
-    );
-
-    pub const NEXT_ALERT_DUE: &str = "SELECT MIN(CASE WHEN status = 'queued' THEN next_attempt_at
-                            ELSE COALESCE(lease_until, 0) + 1 END)
-         FROM alerts WHERE status IN ('queued', 'sending')";
+    with_clock!("CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS BIGINT)");
 
     /// Rows another instance is claiming are skipped, not waited for.
     pub const CLAIM_FEED: &str = concat!(
@@ -272,34 +256,9 @@ pub mod postgres {
          RETURNING lease_token"
     );
 
-    pub const REGISTER_INSTANCE: &str =
-        concat!(
-        "INSERT INTO instances (id, host, pid, version, config_fingerprint, started_at, last_seen)
-         VALUES ($1, $2, $3, $4, $5, ", now!(), ", ", now!(), ")
-         ON CONFLICT (id) DO UPDATE SET last_seen = ", now!()
-    );
-
-    pub const LIVE_INSTANCES: &str = concat!(
-        "SELECT id, host, pid, version, config_fingerprint, started_at, last_seen,
-                ",
-        now!(),
-        " AS now
-         FROM instances WHERE last_seen >= ",
-        now!(),
-        " - $1 ORDER BY started_at, id"
-    );
-
     pub const NEXT_POLL_AFTER: &str =
         "SELECT MIN(GREATEST(next_poll_at, COALESCE(lease_until + 1, 0))) FROM feeds
          WHERE active AND GREATEST(next_poll_at, COALESCE(lease_until + 1, 0)) > $1";
-
-    pub const DUE_FEEDS: &str = concat!(
-        "SELECT f.id, f.url FROM feeds f WHERE f.active AND f.next_poll_at <= $1
-            AND (f.lease_until IS NULL OR f.lease_until < ",
-        now!(),
-        ")
-          ORDER BY f.next_poll_at, f.id"
-    );
 
     /// Two instances ingesting the same story under two GUIDs at once would both find it new;
     /// this lock makes the second wait for the first's commit and then find it. Readers and
