@@ -7,6 +7,7 @@
 mod diagnostic;
 pub mod opml;
 mod recover;
+mod secrets;
 mod values;
 
 pub use diagnostic::{ConfigError, ConfigErrors};
@@ -50,7 +51,29 @@ pub struct Config {
 #[derive(Debug, Clone, Default)]
 pub struct ConfigSource {
     pub path: PathBuf,
-    pub text: String,
+    text: String,
+    /// Built on the first message about the text, then shared by every later one.
+    index: std::sync::OnceLock<diagnostic::SourceIndex>,
+}
+
+impl ConfigSource {
+    pub fn new(path: &Path, text: &str) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            text: text.to_string(),
+            index: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The configuration text as read.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    fn index(&self) -> &diagnostic::SourceIndex {
+        self.index
+            .get_or_init(|| diagnostic::SourceIndex::new(&self.text))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -398,10 +421,7 @@ impl Config {
     }
 
     fn parse_as(path: &Path, text: &str, for_delivery: bool) -> Result<Config, ConfigErrors> {
-        let source = ConfigSource {
-            path: path.to_path_buf(),
-            text: text.to_string(),
-        };
+        let source = ConfigSource::new(path, text);
         let (parsed, mut errors, blanked) = Self::deserialize_collecting(&source);
         let Some(mut config) = parsed else {
             return Err(ConfigErrors(errors));
