@@ -265,6 +265,15 @@ impl SourceIndex {
         start..end.max(start)
     }
 
+    /// The number of lines, counted as [`str::lines`] does.
+    pub fn line_count(&self, text: &str) -> usize {
+        if text.is_empty() {
+            0
+        } else {
+            self.line_starts.len() - usize::from(text.ends_with('\n'))
+        }
+    }
+
     /// Whether `span` overlaps a place that may hold a password.
     fn touches_secret(&self, span: Range<usize>) -> bool {
         let first = self

@@ -422,8 +422,12 @@ impl Config {
 
     fn parse_as(path: &Path, text: &str, for_delivery: bool) -> Result<Config, ConfigErrors> {
         let source = ConfigSource::new(path, text);
-        let (parsed, mut errors, blanked) = Self::deserialize_collecting(&source);
-        let Some(mut config) = parsed else {
+        let recover::Collected {
+            config,
+            mut errors,
+            blanked,
+        } = recover::collect(&source);
+        let Some(mut config) = config else {
             return Err(ConfigErrors(errors));
         };
         config.source = source;
@@ -442,39 +446,6 @@ impl Config {
         } else {
             Err(ConfigErrors(errors))
         }
-    }
-
-    /// Deserialises the text, collecting every wrong key or value rather than only the first
-    /// (see `recover`); also returns the configuration read from what was left, so that
-    /// validation can report the problems in the rest of the file too (except those that may
-    /// only follow from a blanked line), and the lines blanked. A TOML syntax error
-    /// is reported alone: past it nothing can be read reliably.
-    fn deserialize_collecting(
-        source: &ConfigSource,
-    ) -> (Option<Config>, Vec<ConfigError>, Vec<recover::Blanked>) {
-        let mut errors = Vec::new();
-        let mut text = source.text.clone();
-        let mut blanked = Vec::new();
-        let recoverable = text.parse::<toml::Table>().is_ok();
-        while errors.len() < recover::MAX_ERRORS {
-            let error = match toml::from_str::<Config>(&text) {
-                Ok(config) => return (Some(config), errors, blanked),
-                Err(error) => error,
-            };
-            if recover::echoes_a_blanked_key(&error, &blanked) {
-                break;
-            }
-            errors.push(ConfigError::from_toml(source, &error));
-            let next = error
-                .span()
-                .filter(|_| recoverable)
-                .and_then(|span| recover::blank_offending_line(&mut text, span));
-            match next {
-                Some(line) => blanked.push(line),
-                None => break,
-            }
-        }
-        (None, errors, blanked)
     }
 
     fn error_at(&self, span: std::ops::Range<usize>, message: String, help: &str) -> ConfigError {

@@ -406,3 +406,38 @@ fn no_malformed_password_line_shows_any_part_of_the_secret() {
         leaks[..leaks.len().min(3)].join("\n\n")
     );
 }
+
+#[test]
+fn past_the_limit_the_first_wrong_keys_in_the_file_are_reported() {
+    let mut text = String::from("[lists]\na = [\"x\"]\n");
+    for n in 0..60 {
+        text += &format!(
+            "\n[[watch]]\nname = \"w{n}\"\nquery = \"@a\"\ncolour = \"blue\"\nmax_per_hour = \"many\"\n"
+        );
+    }
+    let errors = errors_of(&text);
+    let expected: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.starts_with("colour") || line.starts_with("max_per_hour"))
+        .map(|(i, _)| i + 1)
+        .take(recover::MAX_ERRORS)
+        .collect();
+    let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, expected);
+}
+
+#[test]
+fn a_blank_that_would_break_the_file_ends_recovery_after_its_error() {
+    let text = "[[watch]]\nname = \"a\"\nquery = \"x\"\ncolour = \"x\"\n\n\
+                [[watch]]\nname = \"b\"\nquery = \"x\"\nmood = [\n  1,\n  2,\n]\n\n\
+                [[watch]]\nname = \"c\"\nquery = \"@nolist\"\nzzz = 1\n";
+    let errors = errors_of(text);
+    let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+        [4, 9],
+        "{shown:#?}"
+    );
+    assert!(shown[1].contains("unknown field `mood`"), "{shown:#?}");
+}
