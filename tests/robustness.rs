@@ -1411,3 +1411,183 @@ fn scoped_negations_alone_are_rejected_as_only_negative() {
     // A scope takes a term, phrase, list or group: `title:-x` is a syntax error.
     assert!(compile_one("title:-x").is_err());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The SMTP password in a malformed configuration, as the real binary reports it
+
+/// The distinctive parts of the secret in every line below.
+const SECRET_WORDS: [&str; 4] = ["correct", "horse", "battery", "staple"];
+
+/// Malformed `password` lines: a quote inside the value (the reported leak), missing or
+/// doubled quotes, trailing garbage, bad escapes, other types, a value broken over lines, no
+/// value at all.
+const MALFORMED_PASSWORD_LINES: &[&str] = &[
+    r#"password = "correct"horse-battery-staple""#,
+    "password = 'correct'horse-battery-staple'",
+    r#"password = "correct horse battery staple"#,
+    r#"password = correct horse battery staple""#,
+    r#"password = "correct horse battery staple" staple"#,
+    r#"password = ""correct horse battery staple"""#,
+    r#"password = "correct \q horse battery staple""#,
+    r#""password"="correct", "horse battery staple""#,
+    r#"password = ["correct", "horse" "battery staple"]"#,
+    r#"password = """correct horse""" battery staple"#,
+    "password = \"correct horse\nbattery staple\"",
+    "password = [\"correct\",\n\"horse\" \"battery staple\"]",
+    "password =\n\"correct horse battery staple\"",
+    "password = 12345 correct horse battery staple",
+];
+
+/// A configuration with `line` in `[email.smtp]`, or in an inline `smtp` table.
+fn config_with_password_line(line: &str, inline: bool) -> String {
+    let smtp = if inline {
+        format!(
+            "smtp = {{ host = \"smtp.example.org\", username = \"alice\", {line}, port = 587 }}\n"
+        )
+    } else {
+        format!(
+            "\n[email.smtp]\nhost = \"smtp.example.org\"\nusername = \"alice\"\n{line}\nport = 587\n"
+        )
+    };
+    format!(
+        "[email]\nfrom = \"Newswatch <newswatch@localhost>\"\ntransport = \"smtp\"\n{smtp}\n\
+         [[feeds]]\nname = \"f\"\nurl = \"http://127.0.0.1:9/feed.xml\"\n\n\
+         [[watch]]\nname = \"W\"\nquery = \"korea\"\nto = [\"analyst@example.org\"]\n"
+    )
+}
+
+/// Runs `newswatch --config CONFIG COMMAND` in `dir` with every log level on; a command still
+/// running after 30 s is killed (and the test fails on its exit status).
+fn newswatch_output(
+    dir: &std::path::Path,
+    config: &std::path::Path,
+    command: &str,
+) -> std::process::Output {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .current_dir(dir)
+        .arg("--config")
+        .arg(config)
+        .arg(command)
+        .env("RUST_LOG", "trace")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start newswatch");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().expect("wait for newswatch").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("read newswatch's output")
+}
+
+/// A password value built around the secret's words: any opening and closing quotes or
+/// brackets, any separators between the words (quotes, escapes, brackets, comment marks, line
+/// breaks), any trailing garbage.
+fn password_value() -> impl Strategy<Value = String> {
+    let opener = prop::sample::select(vec![
+        "", "\"", "'", "\"\"\"", "'''", "[", "{", "\"\"", "= ", "[\"", "{ x = \"",
+    ]);
+    let separator = prop::sample::select(vec![
+        " ", "-", "\"", "'", "\\", "\\\"", "#", "=", ",", "}", "]", "[", "{", "\t", "\\u12", "\n",
+        "\"\n", "''", "\"\"\"", "\", \"",
+    ]);
+    let closer = prop::sample::select(vec![
+        "", "\"", "'", "\"\"\"", "'''", "]", "}", "\"\"", "\"]",
+    ]);
+    let tail = prop::sample::select(vec![
+        "",
+        " x",
+        "\"",
+        ", port = 587",
+        " # note",
+        "}",
+        " staple",
+        "\nhost = \"h\"",
+        "\n]",
+    ]);
+    (opener, prop::collection::vec(separator, 3), closer, tail)
+        .prop_map(|(opener, seps, closer, tail)| {
+            format!(
+                "{opener}correct{}horse{}battery{}staple{closer}{tail}",
+                seps[0], seps[1], seps[2]
+            )
+        })
+        .prop_filter("a line of its own is another key", |value| {
+            !value.lines().skip(1).any(starts_a_key)
+        })
+}
+
+/// Whether `line` starts with `bare-key =`: broken there, a value's rest is a new key of its
+/// own, which no reader could tell from the rest of a password.
+fn starts_a_key(line: &str) -> bool {
+    let key = line.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    key.len() < line.len() && key.trim_start_matches([' ', '\t']).starts_with('=')
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    #[test]
+    fn no_mangled_password_line_shows_any_part_of_the_secret(
+        value in password_value(),
+        key in prop::sample::select(vec!["password", "\"password\"", "'password'"]),
+        inline in any::<bool>(),
+    ) {
+        let text = config_with_password_line(&format!("{key} = {value}"), inline);
+        let shown = match newswatch::config::Config::parse_for_delivery(
+            std::path::Path::new("config.toml"),
+            &text,
+        ) {
+            Err(errors) => errors.to_string(),
+            Ok(config) => config.warnings().iter().map(ToString::to_string).collect(),
+        };
+        for word in SECRET_WORDS {
+            prop_assert!(!shown.contains(word), "{word:?} shown:\n{text}\n---\n{shown}");
+        }
+    }
+}
+
+#[test]
+fn no_command_shows_any_part_of_a_malformed_password() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = dir.path().join("config.toml");
+    for line in MALFORMED_PASSWORD_LINES {
+        // In an inline table (TOML 1.1), a value may follow `=` on the next line.
+        let contexts: &[bool] = if line.ends_with("=\n\"correct horse battery staple\"") {
+            &[false]
+        } else {
+            &[false, true]
+        };
+        for &inline in contexts {
+            let text = config_with_password_line(line, inline);
+            std::fs::write(&config, &text).expect("write the configuration");
+            for command in ["check", "once", "run"] {
+                let output = newswatch_output(dir.path(), &config, command);
+                let shown = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                );
+                assert_eq!(
+                    output.status.code(),
+                    Some(2),
+                    "`{command}` should reject the configuration:\n{text}\n---\n{shown}"
+                );
+                assert!(
+                    shown.contains("config.toml:"),
+                    "`{command}` should say where the problem is:\n{shown}"
+                );
+                for word in SECRET_WORDS {
+                    assert!(
+                        !shown.contains(word),
+                        "`{command}` shows {word:?} of the password:\n{text}\n---\n{shown}"
+                    );
+                }
+            }
+        }
+    }
+}

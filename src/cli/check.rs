@@ -7,13 +7,13 @@ use newswatch::alert::Mailer;
 use newswatch::config::Config;
 use newswatch::wording::plural;
 
-use super::{EXIT_CONFIG, compile_watches};
+use super::{EXIT_CONFIG, compile_watches, print_config_errors};
 
 pub fn run(path: &Path) -> ExitCode {
     let config = match Config::load_for_delivery(path) {
         Ok(config) => config,
         Err(errors) => {
-            eprintln!("{errors}");
+            print_config_errors(&errors);
             return ExitCode::from(EXIT_CONFIG);
         }
     };

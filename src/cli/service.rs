@@ -9,7 +9,7 @@ use tracing::{error, info};
 use newswatch::config::Config;
 use newswatch::daemon::Daemon;
 
-use super::{EXIT_CONFIG, EXIT_FAILURE};
+use super::{EXIT_CONFIG, EXIT_FAILURE, print_config_errors};
 
 /// Cancels `token` on SIGTERM or SIGINT.
 fn cancel_on_signal(token: CancellationToken) {
@@ -42,7 +42,7 @@ fn cancel_on_signal(token: CancellationToken) {
 
 async fn start(path: &Path) -> Result<std::sync::Arc<Daemon>, ExitCode> {
     let config = Config::load_for_delivery(path).map_err(|errors| {
-        eprintln!("{errors}");
+        print_config_errors(&errors);
         ExitCode::from(EXIT_CONFIG)
     })?;
     for warning in config.warnings() {

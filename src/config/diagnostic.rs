@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
-use super::ConfigSource;
+use super::{ConfigSource, secrets};
 use crate::rules::RuleError;
 use crate::utf8::floor_char_boundary;
 
@@ -50,30 +50,32 @@ impl ConfigError {
     /// A problem at a byte range of the file.
     pub fn at(source: &ConfigSource, span: Range<usize>, message: String, help: &str) -> Self {
         let mut error = Self::io(&source.path, message, help);
-        if span.end > 0 && span.end <= source.text.len() {
-            error.locate(&source.text, span);
+        if span.end > 0 && span.end <= source.text().len() {
+            error.locate(source, span);
         }
         error
     }
 
     /// A problem with a key found by its table path, e.g. `["polling", "interval"]`.
     pub fn key(source: &ConfigSource, keys: &[&str], message: String, help: &str) -> Self {
-        let span = find_key(&source.text, keys).unwrap_or(0..0);
+        let span = find_key(source.text(), keys).unwrap_or(0..0);
         Self::at(source, span, message, help)
     }
 
     /// A syntax or schema error reported by the TOML parser.
     pub fn from_toml(source: &ConfigSource, error: &toml::de::Error) -> Self {
-        let mut message = error.message().trim_end().to_string();
-        let about_a_password = error.span().is_some_and(|span| {
-            password_spans(&source.text).iter().any(|secret| {
-                secret.start < span.end.max(span.start + 1) && span.start < secret.end
-            })
-        });
-        if about_a_password {
-            // Messages quote the value ("invalid type: integer `123456`").
-            message = hide_quoted(&message);
-        }
+        let index = source.index();
+        let about_a_password = error
+            .span()
+            .is_some_and(|span| index.touches_secret(span.start..span.end.max(span.start + 1)));
+        // Messages quote the value ("invalid type: integer `123456`"): every quoted part of a
+        // message about a password is hidden, and so is any quoted part elsewhere that holds a
+        // word of one.
+        let message = secrets::hide_quoted(
+            error.message().trim_end(),
+            about_a_password,
+            &index.secret_words,
+        );
         let help = if message.contains("unknown field") {
             "remove the key or fix its spelling; the README lists every key"
         } else if message.contains("missing field") {
@@ -88,7 +90,7 @@ impl ConfigError {
     /// A problem inside a watch query: `rule.span` is a byte range of the query text.
     pub fn in_query(source: &ConfigSource, query: &Spanned<String>, rule: &RuleError) -> Self {
         let message = format!("watch {:?}: {}", rule.watch_name, rule.message);
-        let file_span = query_span_in_file(&source.text, query, rule.span.clone());
+        let file_span = query_span_in_file(source.text(), query, rule.span.clone());
         Self::at(source, file_span, message, &rule.help)
     }
 
@@ -98,19 +100,216 @@ impl ConfigError {
         self
     }
 
-    fn locate(&mut self, text: &str, span: Range<usize>) {
+    /// Sets the line, column and snippet of the problem at `span`. Everything is found through
+    /// the source's index, so that locating each of many problems costs a snippet's length,
+    /// not the file's or the line's.
+    fn locate(&mut self, source: &ConfigSource, span: Range<usize>) {
+        let text = source.text();
+        let index = source.index();
         let start = floor_char_boundary(text, span.start);
         let end = floor_char_boundary(text, span.end.max(span.start));
-        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-        let line_text = text[line_start..line_end].trim_end_matches('\r');
-        self.line = text[..start].matches('\n').count() + 1;
-        let col0 = text[line_start..start].chars().count();
+        self.line = index.line_of(start);
+        let line = index.line_range(text, self.line);
+        let line_start = line.start.min(start);
+        let line_end = line.end.max(start);
+        let shown_end = line_start + text[line_start..line_end].trim_end_matches('\r').len();
+        let col0 = index.chars_between(text, line_start, start);
         self.column = col0 + 1;
         let underline_end = end.min(line_end).max(start);
-        let width = text[start..underline_end].chars().count().max(1);
-        let line_text = redact_passwords(text, line_start..line_start + line_text.len());
-        self.snippet = Some(window(&line_text, col0..col0 + width));
+        // Only a snippet's width of the underline is ever shown.
+        let width = text[start..underline_end]
+            .chars()
+            .take(SNIPPET_CHARS + 1)
+            .count()
+            .max(1);
+        let line_chars = index.chars_between(text, line_start, shown_end);
+        self.snippet = Some(if line_chars <= SNIPPET_CHARS {
+            let line_text = index.redact(text, line_start..shown_end);
+            window(&line_text, col0..col0 + width)
+        } else {
+            long_line_window(
+                text,
+                index,
+                line_start..shown_end,
+                start,
+                col0,
+                width,
+                line_chars,
+            )
+        });
+    }
+}
+
+/// [`window`] for a long line, reading only the part shown: the same cut, marks and
+/// underline, for `width` characters at byte `start` (character `col0`) of the line.
+fn long_line_window(
+    text: &str,
+    index: &SourceIndex,
+    line: Range<usize>,
+    start: usize,
+    col0: usize,
+    width: usize,
+    line_chars: usize,
+) -> (String, Range<usize>) {
+    let width = width.min(SNIPPET_CHARS - 2 * SNIPPET_CONTEXT);
+    let from = col0.saturating_sub(SNIPPET_CONTEXT).min(line_chars);
+    let to = (col0 + width + SNIPPET_CONTEXT).min(line_chars);
+    // The byte where character `target` of the line starts, counted from the spot.
+    let byte_of = |target: usize| {
+        if target < col0 {
+            text[line.start..start]
+                .char_indices()
+                .rev()
+                .take(col0 - target)
+                .last()
+                .map_or(start, |(i, _)| line.start + i)
+        } else {
+            text.get(start..line.end)
+                .and_then(|rest| rest.char_indices().nth(target - col0))
+                .map_or(line.end.max(start), |(i, _)| start + i)
+        }
+    };
+    let (from_byte, to_byte) = (byte_of(from), byte_of(to));
+    let mut shown = String::new();
+    if from > 0 {
+        shown.push('…');
+    }
+    shown.push_str(&index.redact(text, from_byte..to_byte));
+    if to < line_chars {
+        shown.push('…');
+    }
+    let underline = col0 - from + usize::from(from > 0);
+    (shown, underline..underline + width)
+}
+
+/// What locating problems in one text needs, computed once per text: where its lines start,
+/// how many characters precede regularly spaced bytes, and where a password may be.
+#[derive(Clone, Default)]
+pub struct SourceIndex {
+    /// Byte offset of the start of every line.
+    line_starts: Vec<usize>,
+    /// (byte offset, characters before it), about every [`CHAR_MARK_BYTES`] bytes.
+    char_marks: Vec<(usize, usize)>,
+    /// Sorted, disjoint byte ranges that may hold a password (see `secrets`).
+    secrets: Vec<Range<usize>>,
+    /// The words in them, sorted.
+    secret_words: Vec<String>,
+}
+
+/// Bytes between two character marks: counting a column costs at most this much.
+const CHAR_MARK_BYTES: usize = 4096;
+
+impl SourceIndex {
+    /// Indexes `text`: one pass over it.
+    pub fn new(text: &str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        let mut char_marks = Vec::with_capacity(text.len() / CHAR_MARK_BYTES + 1);
+        let (mut at, mut chars) = (0, 0);
+        while at < text.len() {
+            char_marks.push((at, chars));
+            let mut next = (at + CHAR_MARK_BYTES).min(text.len());
+            while !text.is_char_boundary(next) {
+                next += 1;
+            }
+            chars += text[at..next].chars().count();
+            at = next;
+        }
+        let secrets = secrets::secret_regions(text);
+        Self {
+            line_starts,
+            char_marks,
+            secret_words: secrets::secret_words(text, &secrets),
+            secrets,
+        }
+    }
+
+    /// The number of characters in `text[from..to]` (both character boundaries).
+    pub fn chars_between(&self, text: &str, from: usize, to: usize) -> usize {
+        self.chars_before(text, to.max(from)) - self.chars_before(text, from)
+    }
+
+    fn chars_before(&self, text: &str, at: usize) -> usize {
+        let mark = self.char_marks.partition_point(|&(byte, _)| byte <= at);
+        let (byte, chars) = mark
+            .checked_sub(1)
+            .and_then(|m| self.char_marks.get(m))
+            .copied()
+            .unwrap_or((0, 0));
+        chars + text.get(byte..at).map_or(0, |part| part.chars().count())
+    }
+
+    /// The 1-based line holding byte `at`.
+    pub fn line_of(&self, at: usize) -> usize {
+        self.line_starts
+            .partition_point(|&start| start <= at)
+            .max(1)
+    }
+
+    /// The byte offset where 1-based `line` starts.
+    pub fn line_start(&self, line: usize) -> usize {
+        self.line_starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The byte range of 1-based `line`, without its line break.
+    pub fn line_range(&self, text: &str, line: usize) -> Range<usize> {
+        let start = self.line_start(line);
+        let end = self
+            .line_starts
+            .get(line)
+            .map_or(text.len(), |next| next.saturating_sub(1));
+        start..end.max(start)
+    }
+
+    /// The number of lines, counted as [`str::lines`] does.
+    pub fn line_count(&self, text: &str) -> usize {
+        if text.is_empty() {
+            0
+        } else {
+            self.line_starts.len() - usize::from(text.ends_with('\n'))
+        }
+    }
+
+    /// Whether `span` overlaps a place that may hold a password.
+    fn touches_secret(&self, span: Range<usize>) -> bool {
+        let first = self
+            .secrets
+            .partition_point(|secret| secret.end <= span.start);
+        self.secrets
+            .get(first)
+            .is_some_and(|secret| secret.start < span.end)
+    }
+
+    /// `text[line]` with every character that may be part of a password replaced by an
+    /// asterisk, so that no message ever shows a secret, even one spread over lines.
+    fn redact(&self, text: &str, line: Range<usize>) -> String {
+        let mut secrets = self.secrets[self.secrets.partition_point(|s| s.end <= line.start)..]
+            .iter()
+            .peekable();
+        text[line.clone()]
+            .char_indices()
+            .map(|(i, c)| {
+                let at = line.start + i;
+                while secrets.next_if(|secret| secret.end <= at).is_some() {}
+                if secrets.peek().is_some_and(|secret| secret.contains(&at)) {
+                    '*'
+                } else {
+                    c
+                }
+            })
+            .collect()
+    }
+}
+
+impl fmt::Debug for SourceIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourceIndex")
+            .field("lines", &self.line_starts.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -142,83 +341,6 @@ fn window(line: &str, underline: Range<usize>) -> (String, Range<usize>) {
     }
     let start = underline.start - from + usize::from(from > 0);
     (shown, start..start + width)
-}
-
-/// `text[line]` with every character of a password value replaced by an asterisk, so that no
-/// message ever shows a secret, even one spread over a multi-line string.
-fn redact_passwords(text: &str, line: Range<usize>) -> String {
-    let secrets = password_spans(text);
-    text[line.clone()]
-        .char_indices()
-        .map(|(i, c)| {
-            let at = line.start + i;
-            if secrets.iter().any(|secret| secret.contains(&at)) {
-                '*'
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
-/// Byte ranges of the values of every `password = "…"` in a TOML text: the key bare or quoted,
-/// the value in any string form (`password_env` and `password_file` are not secrets). A value
-/// that is not closed runs to the end of its line (for `"""`/`'''`, of the text).
-fn password_spans(text: &str) -> Vec<Range<usize>> {
-    let mut spans = Vec::new();
-    let mut from = 0;
-    while let Some(found) = text[from..].find("password") {
-        from += found + "password".len();
-        let after_key = &text[from..];
-        let after_key = after_key.strip_prefix(['"', '\'']).unwrap_or(after_key);
-        let Some(value) = after_key.trim_start_matches([' ', '\t']).strip_prefix('=') else {
-            continue;
-        };
-        let value = value.trim_start_matches([' ', '\t']);
-        let Some(quote) = value.chars().next().filter(|q| matches!(q, '"' | '\'')) else {
-            // Not a string (a forgotten quote, a number): hidden to the end of the line.
-            let start = text.len() - value.len();
-            let end = value.find('\n').map_or(text.len(), |i| start + i);
-            spans.push(start..end);
-            from = end;
-            continue;
-        };
-        let quotes = if value.starts_with(&quote.to_string().repeat(3)) {
-            3
-        } else {
-            1
-        };
-        let start = text.len() - value.len() + quotes;
-        let end = start + secret_length(&text[start..], quote, quotes);
-        spans.push(start..end);
-        from = end;
-    }
-    spans
-}
-
-/// `message` with every `quoted` part replaced by asterisks.
-fn hide_quoted(message: &str) -> String {
-    message
-        .split('`')
-        .enumerate()
-        .map(|(i, part)| if i % 2 == 1 { "***" } else { part })
-        .collect::<Vec<_>>()
-        .join("`")
-}
-
-/// Bytes of a string's body up to its closing quote(s); `"` strings have backslash escapes.
-fn secret_length(body: &str, quote: char, quotes: usize) -> usize {
-    let closing = quote.to_string().repeat(quotes);
-    let mut chars = body.char_indices();
-    while let Some((i, c)) = chars.next() {
-        if body[i..].starts_with(&closing) || (quotes == 1 && c == '\n') {
-            return i;
-        }
-        if quote == '"' && c == '\\' {
-            chars.next();
-        }
-    }
-    body.len()
 }
 
 /// Maps a byte range inside a query's value to a byte range in the file, through the TOML
@@ -330,7 +452,11 @@ fn find_key(text: &str, keys: &[&str]) -> Option<Range<usize>> {
 
 #[cfg(test)]
 mod tests {
-    use super::{SNIPPET_CHARS, hide_quoted, redact_passwords, window};
+    use super::{SNIPPET_CHARS, SourceIndex, long_line_window, window};
+
+    fn redact_passwords(text: &str, line: std::ops::Range<usize>) -> String {
+        SourceIndex::new(text).redact(text, line)
+    }
 
     #[test]
     fn passwords_never_reach_a_snippet() {
@@ -346,7 +472,7 @@ mod tests {
         );
         assert_eq!(
             redacted("password = \"unterminated"),
-            "password = \"************"
+            "password = *************"
         );
         assert_eq!(
             redacted(r#"smtp = { "password" = "s3cret", 'password' = 'x' }"#),
@@ -381,14 +507,53 @@ mod tests {
     }
 
     #[test]
+    fn a_long_line_is_cut_reading_only_what_is_shown() {
+        let line = format!(
+            "smtp = {{ host = \"{}\", password = \"s3cret\", x = \"{}\" }}",
+            "ж".repeat(300),
+            "b".repeat(300)
+        );
+        let index = SourceIndex::new(&line);
+        let whole = index.redact(&line, 0..line.len());
+        let total = line.chars().count();
+        for spot in [
+            0,
+            5,
+            59,
+            60,
+            61,
+            100,
+            310,
+            330,
+            total - 61,
+            total - 3,
+            total - 1,
+        ] {
+            let start = line.char_indices().nth(spot).map(|(i, _)| i).unwrap();
+            assert_eq!(index.chars_between(&line, 0, start), spot);
+            for width in [1, 7, 40, 41, 161] {
+                let width = width.min(total - spot);
+                assert_eq!(
+                    long_line_window(&line, &index, 0..line.len(), start, spot, width, total),
+                    window(&whole, spot..spot + width),
+                    "at {spot}, {width} wide"
+                );
+            }
+        }
+        let with_cr = format!("{line}\r");
+        let index = SourceIndex::new(&with_cr);
+        assert_eq!(
+            long_line_window(&with_cr, &index, 0..line.len(), line.len(), total, 1, total),
+            window(&whole, total..total + 1),
+            "at the line's carriage return"
+        );
+    }
+
+    #[test]
     fn a_password_that_is_not_a_string_is_hidden_too() {
         let redacted = |text: &str| redact_passwords(text, 0..text.len());
         assert_eq!(redacted("password = hunter2"), "password = *******");
         assert_eq!(redacted("password = 123456 # x"), "password = **********");
-        assert_eq!(
-            hide_quoted("invalid type: integer `123456`, expected a string"),
-            "invalid type: integer `***`, expected a string"
-        );
     }
 
     #[test]

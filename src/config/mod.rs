@@ -7,6 +7,7 @@
 mod diagnostic;
 pub mod opml;
 mod recover;
+mod secrets;
 mod values;
 
 pub use diagnostic::{ConfigError, ConfigErrors};
@@ -50,7 +51,29 @@ pub struct Config {
 #[derive(Debug, Clone, Default)]
 pub struct ConfigSource {
     pub path: PathBuf,
-    pub text: String,
+    text: String,
+    /// Built on the first message about the text, then shared by every later one.
+    index: std::sync::OnceLock<diagnostic::SourceIndex>,
+}
+
+impl ConfigSource {
+    pub fn new(path: &Path, text: &str) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            text: text.to_string(),
+            index: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The configuration text as read.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    fn index(&self) -> &diagnostic::SourceIndex {
+        self.index
+            .get_or_init(|| diagnostic::SourceIndex::new(&self.text))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -403,12 +426,13 @@ impl Config {
     }
 
     fn parse_as(path: &Path, text: &str, for_delivery: bool) -> Result<Config, ConfigErrors> {
-        let source = ConfigSource {
-            path: path.to_path_buf(),
-            text: text.to_string(),
-        };
-        let (parsed, mut errors, blanked) = Self::deserialize_collecting(&source);
-        let Some(mut config) = parsed else {
+        let source = ConfigSource::new(path, text);
+        let recover::Collected {
+            config,
+            mut errors,
+            blanked,
+        } = recover::collect(&source);
+        let Some(mut config) = config else {
             return Err(ConfigErrors(errors));
         };
         config.source = source;
@@ -427,39 +451,6 @@ impl Config {
         } else {
             Err(ConfigErrors(errors))
         }
-    }
-
-    /// Deserialises the text, collecting every wrong key or value rather than only the first
-    /// (see `recover`); also returns the configuration read from what was left, so that
-    /// validation can report the problems in the rest of the file too (except those that may
-    /// only follow from a blanked line), and the lines blanked. A TOML syntax error
-    /// is reported alone: past it nothing can be read reliably.
-    fn deserialize_collecting(
-        source: &ConfigSource,
-    ) -> (Option<Config>, Vec<ConfigError>, Vec<recover::Blanked>) {
-        let mut errors = Vec::new();
-        let mut text = source.text.clone();
-        let mut blanked = Vec::new();
-        let recoverable = text.parse::<toml::Table>().is_ok();
-        while errors.len() < recover::MAX_ERRORS {
-            let error = match toml::from_str::<Config>(&text) {
-                Ok(config) => return (Some(config), errors, blanked),
-                Err(error) => error,
-            };
-            if recover::echoes_a_blanked_key(&error, &blanked) {
-                break;
-            }
-            errors.push(ConfigError::from_toml(source, &error));
-            let next = error
-                .span()
-                .filter(|_| recoverable)
-                .and_then(|span| recover::blank_offending_line(&mut text, span));
-            match next {
-                Some(line) => blanked.push(line),
-                None => break,
-            }
-        }
-        (None, errors, blanked)
     }
 
     fn error_at(&self, span: std::ops::Range<usize>, message: String, help: &str) -> ConfigError {

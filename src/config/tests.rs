@@ -301,3 +301,163 @@ fn a_database_url_of_another_kind_is_refused_where_it_is_written() {
         assert!(Config::parse(Path::new("c.toml"), &text).is_ok(), "{url}");
     }
 }
+
+/// What `newswatch check` prints about a configuration text: its problems, or its warnings.
+fn check_output(text: &str) -> String {
+    match Config::parse_for_delivery(Path::new("config.toml"), text) {
+        Err(errors) => errors.to_string(),
+        Ok(config) => {
+            let warnings: Vec<String> = config.warnings().iter().map(|w| w.to_string()).collect();
+            warnings.join("\n\n")
+        }
+    }
+}
+
+/// The distinctive parts of the secret every password form below is built around.
+const SECRET_WORDS: [&str; 4] = ["correct", "horse", "battery", "staple"];
+
+/// Values written after `password =`, well-formed and malformed in every way found so far:
+/// quotes missing, doubled or inside the value, trailing garbage, bad escapes, other types,
+/// multi-line strings and arrays, an unterminated string continued on the next line, no value.
+const PASSWORD_VALUES: &[&str] = &[
+    r#""correct horse battery staple""#,
+    "'correct horse battery staple'",
+    r#""""correct horse battery staple""""#,
+    "'''correct horse battery staple'''",
+    r#""correct"horse-battery-staple""#,
+    "'correct'horse-battery-staple'",
+    r#""correct" horse battery staple"#,
+    r#""correct horse battery staple" staple"#,
+    r#""correct horse battery staple"""#,
+    r#"""correct horse battery staple"""#,
+    r#""correct horse battery staple"#,
+    "'correct horse battery staple",
+    r#"correct horse battery staple""#,
+    "correct-horse-battery-staple",
+    r#""correct \q horse battery staple""#,
+    r#""correct \u12 horse battery staple""#,
+    r#""correct\" horse battery staple"#,
+    r#""correct horse battery staple\""#,
+    r#""correct horse", "battery staple""#,
+    r#"["correct", "horse battery staple"]"#,
+    r#"["correct", "horse" "battery staple"]"#,
+    r#"{ value = "correct horse battery staple" }"#,
+    r#"= "correct horse battery staple""#,
+    r#""correct horse battery staple" = staple"#,
+    r#""correct horse battery staple" # battery"#,
+    r#""""correct horse battery staple"#,
+    "'''correct horse battery staple",
+    r#""""correct horse""" battery staple""""#,
+    "12345 correct horse battery staple",
+    "correct horse battery staple}",
+    r#""correct horse battery staple"}""#,
+    "\"correct horse\nbattery staple\"",
+    "\"\"\"correct horse\nbattery staple\"\"\"",
+    "\"\"\"correct horse\nbattery staple\"\"\" trailing",
+    "\"\"\"\ncorrect horse\nbattery staple\n\"\"\"x",
+    "'''correct horse\nbattery staple",
+    "[\"correct\",\n\"horse\" \"battery staple\"]",
+    "\n\"correct horse battery staple\"",
+    "\"correct\"\nhorse-battery-staple\"",
+    "correct\nhorse battery staple",
+    "'correct'\n  horse battery staple'",
+];
+
+/// The key of a password line, written every way TOML allows.
+const PASSWORD_KEYS: &[&str] = &["password", "\"password\"", "'password'", "PASSWORD"];
+
+/// Configurations around one `password` line: in `[email.smtp]`, in an inline table (in the
+/// middle, at the end, on a line long enough to be cut in snippets), as a dotted key, at the
+/// top level, and where no password belongs.
+fn password_contexts(line: &str) -> Vec<String> {
+    let head = "[email]\nfrom = \"Newswatch <newswatch@localhost>\"\ntransport = \"smtp\"\n";
+    let tail = "\n[lists]\na = [\"x\"]\n\n[[watch]]\nname = \"W\"\nquery = \"@a\"\n\
+                to = [\"analyst@example.org\"]\n";
+    let long_host = "h".repeat(150);
+    vec![
+        format!(
+            "{head}\n[email.smtp]\nhost = \"smtp.example.org\"\nusername = \"alice\"\n{line}\n\
+             port = 587\n{tail}"
+        ),
+        format!(
+            "{head}smtp = {{ host = \"smtp.example.org\", username = \"alice\", {line}, port = 587 }}\n{tail}"
+        ),
+        format!(
+            "{head}smtp = {{ host = \"smtp.example.org\", username = \"alice\", {line} }}\n{tail}"
+        ),
+        format!(
+            "{head}smtp = {{ host = \"{long_host}.example.org\", username = \"alice\", {line}, \
+             password_env = \"SMTP_PASSWORD\", timeout = \"{long_host}\" }}\n{tail}"
+        ),
+        format!(
+            "{head}smtp.host = \"smtp.example.org\"\nsmtp.username = \"alice\"\nsmtp.{line}\n{tail}"
+        ),
+        format!(
+            "email.from = \"n@localhost\"\nemail.transport = \"smtp\"\nemail.smtp.host = \"h\"\n\
+             email.smtp.{line}\n{tail}"
+        ),
+        format!("{head}{tail}{line}\n"),
+        format!("{head}\n[lists]\na = [\"x\"]\n{line}\nb = [\"y\"]\n"),
+    ]
+}
+
+#[test]
+fn no_malformed_password_line_shows_any_part_of_the_secret() {
+    let mut leaks = Vec::new();
+    let mut cases = 0;
+    for value in PASSWORD_VALUES {
+        for key in PASSWORD_KEYS {
+            for equals in [" = ", "=", "\t=  "] {
+                for text in password_contexts(&format!("{key}{equals}{value}")) {
+                    cases += 1;
+                    let shown = check_output(&text);
+                    assert!(!shown.is_empty(), "nothing reported for:\n{text}");
+                    if SECRET_WORDS.iter().any(|word| shown.contains(word)) {
+                        leaks.push(format!("--- config ---\n{text}\n--- check ---\n{shown}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "{} of {cases} configurations show part of the password; the first ones:\n{}",
+        leaks.len(),
+        leaks[..leaks.len().min(3)].join("\n\n")
+    );
+}
+
+#[test]
+fn past_the_limit_the_first_wrong_keys_in_the_file_are_reported() {
+    let mut text = String::from("[lists]\na = [\"x\"]\n");
+    for n in 0..60 {
+        text += &format!(
+            "\n[[watch]]\nname = \"w{n}\"\nquery = \"@a\"\ncolour = \"blue\"\nmax_per_hour = \"many\"\n"
+        );
+    }
+    let errors = errors_of(&text);
+    let expected: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.starts_with("colour") || line.starts_with("max_per_hour"))
+        .map(|(i, _)| i + 1)
+        .take(recover::MAX_ERRORS)
+        .collect();
+    let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, expected);
+}
+
+#[test]
+fn a_blank_that_would_break_the_file_ends_recovery_after_its_error() {
+    let text = "[[watch]]\nname = \"a\"\nquery = \"x\"\ncolour = \"x\"\n\n\
+                [[watch]]\nname = \"b\"\nquery = \"x\"\nmood = [\n  1,\n  2,\n]\n\n\
+                [[watch]]\nname = \"c\"\nquery = \"@nolist\"\nzzz = 1\n";
+    let errors = errors_of(text);
+    let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+        [4, 9],
+        "{shown:#?}"
+    );
+    assert!(shown[1].contains("unknown field `mood`"), "{shown:#?}");
+}

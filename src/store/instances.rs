@@ -33,7 +33,7 @@ impl Instance {
             host,
             pid: i64::from(pid),
             version: env!("CARGO_PKG_VERSION").to_string(),
-            config_fingerprint: crate::alert::short_hash(config.source.text.as_bytes(), 8),
+            config_fingerprint: crate::alert::short_hash(config.source.text().as_bytes(), 8),
             started_at: 0,
             last_seen: 0,
         }
