@@ -44,6 +44,7 @@ pub fn secret_regions(text: &str) -> Vec<Range<usize>> {
             regions.push(line_end..continuation_end(text, line_end));
         }
     }
+    regions.extend(keyless_secret_lines(text));
     regions.retain(|region| !region.is_empty());
     regions.sort_by_key(|region| region.start);
     let mut merged: Vec<Range<usize>> = Vec::with_capacity(regions.len());
@@ -144,11 +145,63 @@ fn is_password_key(before: &str) -> bool {
             Some(before[bare.len()..].to_string())
         }
     };
-    key.is_some_and(|key| {
-        key.len() >= PASSWORD.len()
-            && key.is_char_boundary(key.len() - PASSWORD.len())
-            && key[key.len() - PASSWORD.len()..].eq_ignore_ascii_case(PASSWORD)
-    })
+    key.is_some_and(|key| names_a_secret(&key))
+}
+
+/// Whether a key names a secret: it ends with "password" in any case, or it looks like a
+/// misspelling or cousin of one (`passwd`, `pass`, `smtp_secret`, `token`); `password_env` and
+/// `password_file` name where a secret is, not the secret.
+fn names_a_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    if key.ends_with("_env") || key.ends_with("_file") {
+        return false;
+    }
+    key.ends_with(PASSWORD)
+        || ["pass", "pwd", "secret", "token"]
+            .iter()
+            .any(|w| key.contains(w))
+}
+
+/// Keys that name a secret but are not followed by `=` (`password "s3cret"`, also inside an
+/// inline table): the rest of the line after the key. A key stands at the start of a line or
+/// after a `{` or `,`.
+fn keyless_secret_lines(text: &str) -> Vec<Range<usize>> {
+    let mut regions = Vec::new();
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let key_starts =
+            std::iter::once(0).chain(body.match_indices(['{', ',']).map(|(at, _)| at + 1));
+        for key_start in key_starts {
+            // A dotted key's parts, up to the last one.
+            let mut rest = &body[key_start..];
+            let key = loop {
+                rest = rest.trim_start_matches([' ', '\t']);
+                let key_len = match rest.as_bytes().first() {
+                    Some(&quote @ (b'"' | b'\'')) => rest[1..]
+                        .find(char::from(quote))
+                        .map_or(0, |close| close + 2),
+                    _ => rest.len() - rest.trim_start_matches(is_bare_key_char).len(),
+                };
+                let part = rest[..key_len].trim_matches(['"', '\'']);
+                rest = &rest[key_len..];
+                match rest.trim_start_matches([' ', '\t']).strip_prefix('.') {
+                    Some(next) if key_len > 0 => rest = next,
+                    _ => break part,
+                }
+            };
+            let after = rest.trim_start_matches([' ', '\t']);
+            if !key.is_empty() && !after.starts_with('=') && names_a_secret(key) {
+                let from = start + (body.len() - rest.len());
+                let to = start + body.len();
+                regions.push(from..to);
+                regions.push(to..continuation_end(text, to));
+                break;
+            }
+        }
+        start += line.len();
+    }
+    regions
 }
 
 /// Longest key looked at, in bytes.
@@ -540,11 +593,22 @@ mod tests {
             "\"pass\\u0077ord\"",
             "Password",
             "smtp_password",
+            "passwd",
+            "smtp_secret",
         ] {
             let text = format!("{key}\t=  \"s3cret\"");
             assert!(!masked(&text).contains("s3cret"), "{text}");
+            let without_equals = format!("{key} \"s3cret\"");
+            assert!(
+                !masked(&without_equals).contains("s3cret"),
+                "{without_equals}"
+            );
         }
-        assert_eq!(masked("passwords = \"x\""), "passwords = \"x\"");
+        assert_eq!(masked("password_env = \"X\""), "password_env = \"X\"");
+        assert_eq!(
+            masked("host = \"smtp.example.org\""),
+            "host = \"smtp.example.org\""
+        );
     }
 
     #[test]

@@ -364,7 +364,13 @@ const PASSWORD_VALUES: &[&str] = &[
 ];
 
 /// The key of a password line, written every way TOML allows.
-const PASSWORD_KEYS: &[&str] = &["password", "\"password\"", "'password'", "PASSWORD"];
+const PASSWORD_KEYS: &[&str] = &[
+    "password",
+    "\"password\"",
+    "'password'",
+    "PASSWORD",
+    "passwd",
+];
 
 /// Configurations around one `password` line: in `[email.smtp]`, in an inline table (in the
 /// middle, at the end, on a line long enough to be cut in snippets), as a dotted key, at the
@@ -407,7 +413,7 @@ fn no_malformed_password_line_shows_any_part_of_the_secret() {
     let mut cases = 0;
     for value in PASSWORD_VALUES {
         for key in PASSWORD_KEYS {
-            for equals in [" = ", "=", "\t=  "] {
+            for equals in [" = ", "=", "\t=  ", " "] {
                 for text in password_contexts(&format!("{key}{equals}{value}")) {
                     cases += 1;
                     let shown = check_output(&text);
