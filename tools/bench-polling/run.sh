@@ -13,6 +13,8 @@
 #   SIZES="200x20" REPEAT=1 tools/bench-polling/run.sh      # a quick look
 #   TOOLS=newswatch SIZES=2000x20 tools/bench-polling/run.sh
 #   PROFILE=1 SIZES=200x20 tools/bench-polling/run.sh      # + callgrind of newswatch cold/304
+#   BACKENDS="sqlite postgres" TOOLS=newswatch SIZES=2000x20 tools/bench-polling/run.sh
+#                                                          # newswatch on SQLite and PostgreSQL
 #
 # Settings (environment):
 #   SIZES        "2000x20 200x50"   feeds x items per size
@@ -22,6 +24,12 @@
 #   PER_HOST     "2 16"             newswatch [polling] per_host values; every feed is on the
 #                                   one host 127.0.0.1, so per_host is what bounds newswatch
 #   CONCURRENCY  16                 newswatch [polling] concurrency
+#   BACKENDS     sqlite             newswatch's databases: "sqlite" (a fresh file per cold run)
+#                                   and/or "postgres" (a fresh database per cold run, created
+#                                   through PG_ADMIN_URL and dropped at the end; needs psql)
+#   PG_ADMIN_URL postgres://postgres@127.0.0.1:5432/postgres   where those databases are made
+#   PG_MAX_CONNECTIONS              newswatch [database] max_connections on PostgreSQL (unset:
+#                                   newswatch's default, 8)
 #   NEWSBOAT_THREADS "1"            newsboat `reload-threads` values (1 = newsboat's default)
 #   R2E_MODES    maildir            rss2email variants: "maildir" (every new item becomes a mail in
 #                                   a local Maildir) and/or "no-send" (`r2e run --no-send`: fetch,
@@ -58,6 +66,9 @@ PORT=${PORT:-18089}
 INSTALL=${INSTALL:-1}
 PROFILE=${PROFILE:-0}
 PROFILE_FEEDS=${PROFILE_FEEDS:-200}
+BACKENDS=${BACKENDS:-sqlite}
+PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+PG_MAX_CONNECTIONS=${PG_MAX_CONNECTIONS:-}
 BASE="http://127.0.0.1:$PORT"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -105,6 +116,7 @@ need_pkg=()
 [[ " $TOOLS " == *" newsboat "* ]] && ! command -v newsboat >/dev/null && need_pkg+=(newsboat)
 command -v sqlite3 >/dev/null || need_pkg+=(sqlite3)
 [[ $PROFILE == 1 ]] && ! command -v valgrind >/dev/null && need_pkg+=(valgrind)
+[[ " $BACKENDS " == *" postgres "* ]] && ! command -v psql >/dev/null && need_pkg+=(postgresql-client)
 if ((${#need_pkg[@]})); then
     [[ $INSTALL == 1 ]] || die "missing: ${need_pkg[*]} (INSTALL=1 installs them)"
     log "installing ${need_pkg[*]}"
@@ -139,6 +151,7 @@ printf 'size\tfeeds_used\ttool\tvariant\tphase\trep\twall_s\tmaxrss_kib\tuser_s\
     echo "nginx: $(/usr/sbin/nginx -v 2>&1)"
     command -v r2e >/dev/null && echo "rss2email: $(r2e --version 2>&1) ($(dpkg-query -W -f '${Version}' rss2email 2>/dev/null))"
     command -v newsboat >/dev/null && echo "newsboat: $(newsboat -v 2>&1 | head -1) ($(dpkg-query -W -f '${Version}' newsboat 2>/dev/null))"
+    [[ " $BACKENDS " == *" postgres "* ]] && echo "postgres: $(psql "$PG_ADMIN_URL" -Atc 'SELECT version()' 2>&1 | head -1); synchronous_commit $(psql "$PG_ADMIN_URL" -Atc 'SHOW synchronous_commit' 2>&1)"
     [[ -n ${NEWSWATCH_BIN:-} ]] && echo "newswatch: $("$NEWSWATCH_BIN" --version 2>&1), binary $BIN_ORIGIN; work tree at $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null)$(cd "$ROOT" && git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (src modified)'), binary sha256 $(sha256sum "$NEWSWATCH_BIN" | cut -c1-16)"
 } >"$WORK/machine.txt"
 cat "$WORK/machine.txt" >&2
@@ -227,7 +240,26 @@ PY
 # If-None-Match / If-Modified-Since with 304. Keep-alive on.
 NGINX_PID=
 stop_nginx() { [[ -n $NGINX_PID ]] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null; NGINX_PID=; }
-trap stop_nginx EXIT
+# PostgreSQL databases made by this run (BACKENDS=postgres), dropped on exit.
+PG_DATABASES=()
+drop_pg_databases() {
+    local db
+    for db in ${PG_DATABASES[@]+"${PG_DATABASES[@]}"}; do
+        psql "$PG_ADMIN_URL" -q -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || log "warning: could not drop database $db"
+    done
+    PG_DATABASES=()
+}
+cleanup() { stop_nginx; drop_pg_databases; }
+trap cleanup EXIT
+# A fresh PostgreSQL database; its URL in PG_URL.
+PG_URL=
+make_pg_database() { # NAME
+    local db=$1
+    PGOPTIONS="-c client_min_messages=warning" psql "$PG_ADMIN_URL" -q -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+    psql "$PG_ADMIN_URL" -q -c "CREATE DATABASE $db" >/dev/null || die "cannot create database $db through $PG_ADMIN_URL"
+    PG_DATABASES+=("$db")
+    PG_URL=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' "$PG_ADMIN_URL" "$db")
+}
 cat >"$WORK/nginx/nginx.conf" <<EOF
 worker_processes auto;
 daemon off;
@@ -300,12 +332,13 @@ measure() {
 }
 
 # The watch: the project's shipped example (config.toml), lists included.
-write_newswatch_config() { # STATE FEEDS_DIR_URL N PER_HOST
-    local state=$1 url=$2 n=$3 per_host=$4
+write_newswatch_config() { # STATE FEEDS_DIR_URL N PER_HOST [DATABASE_URL]
+    local state=$1 url=$2 n=$3 per_host=$4 db_url=${5:-sqlite://$1/newswatch.db}
     {
         cat <<EOF
 [database]
-url = "sqlite://$state/newswatch.db"
+url = "$db_url"
+$([[ $db_url == postgres* && -n $PG_MAX_CONNECTIONS ]] && echo "max_connections = $PG_MAX_CONNECTIONS")
 
 [polling]
 interval = "15m"
@@ -389,13 +422,31 @@ for size in $SIZES; do
             case $tool in
             newswatch)
                 for ph in $PER_HOST; do
-                    state=$WORK/state/$size-newswatch-$ph-$rep
-                    rm -rf "$state" && mkdir -p "$state/alerts"
-                    write_newswatch_config "$state" "$url" "$n" "$ph"
-                    count="echo \$(sqlite3 $state/newswatch.db 'select count(*) from articles') \$(ls $state/alerts | grep -c '\\.eml\$')"
-                    for phase in cold 304; do
-                        measure "$size" "$n" newswatch "per_host=$ph" "$phase" "$rep" "$count" -- \
-                            "$NEWSWATCH_BIN" --config "$state/newswatch.toml" once
+                    for backend in $BACKENDS; do
+                        case $backend in
+                        sqlite)
+                            state=$WORK/state/$size-newswatch-$ph-$rep
+                            variant="per_host=$ph"
+                            rm -rf "$state" && mkdir -p "$state/alerts"
+                            write_newswatch_config "$state" "$url" "$n" "$ph"
+                            stored="sqlite3 $state/newswatch.db 'select count(*) from articles'"
+                            ;;
+                        postgres)
+                            state=$WORK/state/$size-newswatch-$ph-pg-$rep
+                            variant="per_host=$ph,postgres"
+                            rm -rf "$state" && mkdir -p "$state/alerts"
+                            make_pg_database "bench_polling_$$_${size}_${ph}_$rep"
+                            write_newswatch_config "$state" "$url" "$n" "$ph" "$PG_URL"
+                            stored="psql '$PG_URL' -Atc 'select count(*) from articles'"
+                            ;;
+                        *) die "unknown backend $backend (sqlite or postgres)" ;;
+                        esac
+                        count="echo \$($stored) \$(ls $state/alerts | grep -c '\\.eml\$')"
+                        for phase in cold 304; do
+                            measure "$size" "$n" newswatch "$variant" "$phase" "$rep" "$count" -- \
+                                "$NEWSWATCH_BIN" --config "$state/newswatch.toml" once
+                        done
+                        if [[ $backend == postgres ]]; then drop_pg_databases; fi
                     done
                 done
                 ;;
