@@ -30,11 +30,11 @@
 //!   before opening it, to see what bounds the rate (e.g. `synchronous_commit=off`).
 //!
 //! Per feed, a claimer calls `claim_feed(id, claimant, false)`; when it gets the lease it
-//! calls `record_poll(lease, PollRecord::Success { not_modified: true, next_poll_at: far
+//! calls `record_poll(lease, PollRecord::Success { not_modified: true, next_poll_at_ms: far
 //! future, .. }, now)`. A feed claimed and recorded is not due again, so every feed is claimed
 //! exactly once overall: the claims per claimer must add up to the number of feeds, and no id
 //! may be claimed by two claimers. Afterwards the database is checked directly: every feed has
-//! `lease_token = 1` (claimed once), no lease left, and `next_poll_at` in the far future.
+//! `lease_token = 1` (claimed once), no lease left, and `next_poll_at_ms` in the far future.
 //!
 //! Printed: the time to add the feeds, then polls/s = feeds / wall time of the claiming phase,
 //! the claims per claimer, and the mean latency of a `claim_feed` and of a `record_poll` call
@@ -48,7 +48,7 @@ use futures_util::StreamExt;
 use newswatch::store::{Backend, Claimant, FeedSpec, PollRecord, Store};
 use sqlx::Connection;
 
-const FAR_FUTURE: i64 = 4_000_000_000;
+const FAR_FUTURE: i64 = 4_000_000_000_000;
 
 struct Options {
     backend: Backend,
@@ -232,7 +232,7 @@ async fn run_claimer(
                     .await
                     .expect("claim_feed");
                 let claim_ns = started.elapsed().as_nanos() as u64;
-                let Some(lease) = lease else {
+                let Some((lease, _state)) = lease else {
                     missed.fetch_add(1, Ordering::Relaxed);
                     tally.missed_ns.fetch_add(claim_ns, Ordering::Relaxed);
                     return;
@@ -244,7 +244,7 @@ async fn run_claimer(
                     last_modified: None,
                     not_modified: true,
                     new_articles: 0,
-                    next_poll_at: FAR_FUTURE,
+                    next_poll_at_ms: FAR_FUTURE,
                 };
                 let started = Instant::now();
                 store
@@ -271,8 +271,8 @@ async fn check_table(url: &str) -> (i64, i64, i64) {
     const CHECK: &str = "SELECT
             COUNT(*),
             COALESCE(SUM(CASE WHEN lease_token = 1 THEN 1 ELSE 0 END), 0),
-            COALESCE(SUM(CASE WHEN lease_owner IS NULL AND lease_until IS NULL
-                               AND next_poll_at = 4000000000
+            COALESCE(SUM(CASE WHEN lease_owner IS NULL AND lease_until_ms IS NULL
+                               AND next_poll_at_ms = 4000000000000
                                AND last_status = 'not_modified' THEN 1 ELSE 0 END), 0)
          FROM feeds";
     match Backend::of_url(url) {

@@ -121,6 +121,11 @@ impl Ingestor {
             articles: articles.len(),
             ..Default::default()
         };
+        if articles.is_empty() {
+            // Nothing to store (a 304, an empty feed): the poll state alone, in one statement.
+            store.record_poll(feed.lease, &poll, timestamp).await?;
+            return Ok(report);
+        }
         // Matching is the costly part: done before the write transaction (which serialises
         // ingests), for the articles not known yet.
         let known = store
@@ -133,7 +138,8 @@ impl Ingestor {
                     .then(|| self.match_article(article, feed))
             })
             .collect();
-        let mut tx = store.begin_ingest(feed.lease).await?;
+        let expect_new_articles = articles.iter().any(|a| !known.contains(&a.identity));
+        let mut tx = store.begin_ingest(feed.lease, expect_new_articles).await?;
         let stored = tx
             .insert_articles(feed.feed_id, &articles, timestamp)
             .await?;
@@ -183,7 +189,7 @@ impl Ingestor {
                 etag,
                 last_modified,
                 not_modified,
-                next_poll_at,
+                next_poll_at_ms,
                 ..
             } => PollRecord::Success {
                 moved_to,
@@ -191,11 +197,11 @@ impl Ingestor {
                 last_modified,
                 not_modified,
                 new_articles: report.new_articles,
-                next_poll_at,
+                next_poll_at_ms,
             },
             failure => failure,
         };
-        tx.record_poll(feed.feed_id, &poll, timestamp).await?;
+        tx.record_poll(&poll, timestamp).await?;
         tx.commit().await?;
         Ok(report)
     }

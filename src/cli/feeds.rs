@@ -36,6 +36,12 @@ fn status(feed: &FeedRow) -> String {
     }
 }
 
+/// When the feed is next polled, in unix seconds (rounded up: never earlier than it will be);
+/// `None` before it was scheduled.
+fn next_poll(feed: &FeedRow) -> Option<i64> {
+    (feed.next_poll_at_ms > 0).then(|| (feed.next_poll_at_ms - 1) / 1000 + 1)
+}
+
 pub async fn run(config_path: &Path, json: bool) -> ExitCode {
     run_checked(config_path, json)
         .await
@@ -67,7 +73,7 @@ async fn run_checked(config_path: &Path, json: bool) -> Result<ExitCode, ExitCod
                 status: status(feed),
                 last_error: feed.last_error.as_deref(),
                 last_poll: feed.last_poll_at,
-                next_poll: (feed.next_poll_at > 0).then_some(feed.next_poll_at),
+                next_poll: next_poll(feed),
                 consecutive_errors: feed.consecutive_errors,
                 articles: feed.articles,
                 last_new_article: feed.last_new_article_at,
@@ -97,7 +103,7 @@ async fn run_checked(config_path: &Path, json: bool) -> Result<ExitCode, ExitCod
                 feed.name,
                 status,
                 format_time(feed.last_poll_at),
-                format_time((feed.next_poll_at > 0).then_some(feed.next_poll_at)),
+                format_time(next_poll(feed)),
                 feed.consecutive_errors,
                 feed.articles,
                 format_time(feed.last_new_article_at),

@@ -46,8 +46,21 @@ struct FeedSettings {
 /// A random fraction of a second added to each timed wake-up, so that instances sharing a
 /// database do not all look for work at the same instant.
 fn wake_jitter() -> Duration {
-    Duration::from_millis(fastrand::u64(0..250))
+    Duration::from_millis(fastrand::u64(0..100))
 }
+
+/// The shortest wait between two looks at the schedule (feeds falling due within it are
+/// queued together rather than one scan each): a thirtieth of the shortest feed interval, so
+/// that no feed waits more than that past its time, between these bounds. A scan reads the
+/// feeds table, so a daemon of 15-minute feeds looks once a second at most.
+fn min_scan_gap(shortest_interval: Option<Duration>) -> Duration {
+    shortest_interval.map_or(Duration::from_secs(1), |interval| {
+        (interval / 30).clamp(Duration::from_millis(50), Duration::from_secs(1))
+    })
+}
+
+/// The longest: a look at least this often sees feeds another instance's config added.
+const MAX_SCAN_GAP: Duration = Duration::from_secs(60);
 
 /// How long to wait after a database error before trying again.
 const DATABASE_RETRY: Duration = Duration::from_secs(5);
@@ -68,12 +81,12 @@ enum PollTaskError {
 /// Feeds whose last poll could not record its outcome: not polled again before their time.
 #[derive(Debug, Default)]
 struct HeldFeeds {
-    /// Feed id → (failures in a row, unix time before which it is not polled).
+    /// Feed id → (failures in a row, unix time in ms before which it is not polled).
     held: HashMap<i64, (u32, i64)>,
 }
 
 impl HeldFeeds {
-    fn failed(&mut self, feed: i64, now: i64) {
+    fn failed(&mut self, feed: i64, now_ms: i64) {
         let failures = self
             .held
             .get(&feed)
@@ -83,24 +96,26 @@ impl HeldFeeds {
             .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
             .min(MAX_FAILED_POLL_HOLD);
         self.held
-            .insert(feed, (failures, schedule::after(now, hold)));
+            .insert(feed, (failures, schedule::after_ms(now_ms, hold)));
     }
 
     fn succeeded(&mut self, feed: i64) {
         self.held.remove(&feed);
     }
 
-    /// The earliest time after `now` at which a held feed may be polled again.
-    fn next_release(&self, now: i64) -> Option<i64> {
+    /// The earliest time (ms) after `now_ms` at which a held feed may be polled again.
+    fn next_release(&self, now_ms: i64) -> Option<i64> {
         self.held
             .values()
             .map(|(_, until)| *until)
-            .filter(|until| *until > now)
+            .filter(|until| *until > now_ms)
             .min()
     }
 
-    fn is_held(&self, feed: i64, now: i64) -> bool {
-        self.held.get(&feed).is_some_and(|(_, until)| *until > now)
+    fn is_held(&self, feed: i64, now_ms: i64) -> bool {
+        self.held
+            .get(&feed)
+            .is_some_and(|(_, until)| *until > now_ms)
     }
 }
 
@@ -237,12 +252,12 @@ impl Polls {
 
 /// What one look at the schedule found.
 struct DueScan {
-    /// The unix time looked at.
-    now: i64,
+    /// The unix time in ms looked at.
+    now_ms: i64,
     /// The feeds due then, in due order.
     feeds: Vec<QueuedFeed>,
-    /// The earliest next poll among the feeds not yet due.
-    next_after: Option<i64>,
+    /// The earliest next poll (ms) among the feeds not yet due.
+    next_after_ms: Option<i64>,
 }
 
 type ScanFuture =
@@ -282,6 +297,8 @@ pub struct Daemon {
     concurrency: usize,
     /// Fetches at once from one host (`[polling] per_host`).
     per_host_limit: usize,
+    /// See [`min_scan_gap`].
+    min_scan_gap: Duration,
     /// Wakes the notifier when an ingest queued alerts.
     alerts_queued: Notify,
     /// This process, as registered in the database.
@@ -413,7 +430,7 @@ impl Daemon {
             first_poll_window: config.polling.first_poll_window.0,
             max_age: config.polling.max_age.0,
         };
-        let feeds = config
+        let feeds: HashMap<String, FeedSettings> = config
             .feeds()
             .map(|f| {
                 let mut labels = vec![f.name().to_string()];
@@ -449,6 +466,7 @@ impl Daemon {
                 max_interval: config.polling.max_interval.0,
                 max_backoff: config.polling.max_backoff.0,
             },
+            min_scan_gap: min_scan_gap(feeds.values().map(|f| f.interval).min()),
             feeds,
             concurrency: config.polling.concurrency,
             per_host_limit: config.polling.per_host,
@@ -586,11 +604,11 @@ impl Daemon {
                                     error!(feed = id, "poll task panicked; the feed is polled again later");
                                 }
                             }
-                            held.failed(id, Utc::now().timestamp());
+                            held.failed(id, Utc::now().timestamp_millis());
                         }
                     }
-                    // A poll that ended may have changed when feeds fall due: look again, at
-                    // most once a second (due times are whole seconds), not once per poll.
+                    // A poll that ended may have changed when feeds fall due: look again soon,
+                    // but at most once a second, not once per poll.
                     next_scan = next_scan.min(last_scan + Duration::from_secs(1));
                 }
             }
@@ -616,32 +634,34 @@ impl Daemon {
         shutdown: &CancellationToken,
     ) -> Duration {
         for feed in &due.feeds {
-            if !held.is_held(feed.id, due.now) && !ended_during_scan.contains(&feed.id) {
+            if !held.is_held(feed.id, due.now_ms) && !ended_during_scan.contains(&feed.id) {
                 polls.push(feed);
             }
         }
         polls.start_ready(self, shutdown);
         // Feeds due now were queued above, or are held back until their release.
-        let next_due = due
-            .next_after
+        let next_due_ms = due
+            .next_after_ms
             .into_iter()
-            .chain(held.next_release(due.now))
-            .min()
-            .unwrap_or(due.now + 60);
-        Duration::from_secs(next_due.saturating_sub(due.now).clamp(1, 60) as u64)
+            .chain(held.next_release(due.now_ms))
+            .min();
+        next_due_ms.map_or(MAX_SCAN_GAP, |at| {
+            Duration::from_millis(u64::try_from(at.saturating_sub(due.now_ms)).unwrap_or(0))
+                .clamp(self.min_scan_gap, MAX_SCAN_GAP)
+        })
     }
 
     /// Reads which active feeds are due now (to queue those not queued, polling or held
     /// back already) and when the next one falls due after that.
     fn scan_due(self: Arc<Self>) -> ScanFuture {
         Box::pin(async move {
-            let now = Utc::now().timestamp();
-            let feeds = self.store.due_feeds(now).await?;
-            let next_after = self.store.next_poll_after(now).await?;
+            let now_ms = Utc::now().timestamp_millis();
+            let feeds = self.store.due_feeds(now_ms).await?;
+            let next_after_ms = self.store.next_poll_after(now_ms).await?;
             Ok(DueScan {
-                now,
+                now_ms,
                 feeds,
-                next_after,
+                next_after_ms,
             })
         })
     }
@@ -730,14 +750,11 @@ impl Daemon {
         shutdown: &CancellationToken,
     ) -> Result<PollSummary, StoreError> {
         // The claim first, then the state it guards: another instance may have just polled.
-        let Some(lease) = self
+        let Some((lease, feed)) = self
             .store
             .claim_feed(feed_id, &self.feed_claimant, even_if_not_due)
             .await?
         else {
-            return Ok(PollSummary::default());
-        };
-        let Some(feed) = self.store.feed_poll_state(feed_id).await? else {
             return Ok(PollSummary::default());
         };
         let Some(settings) = self.feeds.get(&feed.name) else {
@@ -776,7 +793,7 @@ impl Daemon {
                         last_modified,
                         not_modified,
                         new_articles: 0,
-                        next_poll_at: schedule::after(now.timestamp(), delay),
+                        next_poll_at_ms: schedule::after_ms(now.timestamp_millis(), delay),
                     };
                     let context = FeedContext {
                         feed_id: feed.id,
@@ -816,7 +833,7 @@ impl Daemon {
                     let poll = PollRecord::Failure {
                         error: e.to_string(),
                         http_status: e.http_status(),
-                        next_poll_at: schedule::after(now.timestamp(), delay),
+                        next_poll_at_ms: schedule::after_ms(now.timestamp_millis(), delay),
                     };
                     match self.store.record_poll(lease, &poll, now.timestamp()).await {
                         Err(e @ StoreError::LeaseLost { .. }) => {
@@ -838,5 +855,23 @@ impl Daemon {
         }
         .instrument(span)
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_is_read_often_enough_for_the_shortest_interval_and_no_more() {
+        let gap = |secs: u64| min_scan_gap(Some(Duration::from_secs(secs)));
+        assert_eq!(gap(3), Duration::from_millis(100));
+        assert_eq!(gap(1), Duration::from_millis(50), "never below 50 ms");
+        assert_eq!(
+            gap(900),
+            Duration::from_secs(1),
+            "15-minute feeds: once a second"
+        );
+        assert_eq!(min_scan_gap(None), Duration::from_secs(1));
     }
 }

@@ -15,10 +15,11 @@ pub struct Schedule {
 /// The longest Retry-After obeyed: a server asking for more gets this.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// The unix time `delay` after `now`, rounded up to the next whole second, saturating.
-pub fn after(now: i64, delay: Duration) -> i64 {
-    let seconds = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
-    now.saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX))
+/// The unix time in milliseconds `delay` after `now_ms`, rounded up to the next whole
+/// millisecond, saturating.
+pub fn after_ms(now_ms: i64, delay: Duration) -> i64 {
+    let millis = delay.as_nanos().div_ceil(1_000_000);
+    now_ms.saturating_add(i64::try_from(millis).unwrap_or(i64::MAX))
 }
 
 /// `base` lengthened by up to 10 %, uniformly: spreads feeds apart without ever polling one
@@ -154,9 +155,13 @@ mod tests {
     }
 
     #[test]
-    fn next_times_round_up_and_saturate() {
-        assert_eq!(after(100, Duration::from_millis(1500)), 102);
-        assert_eq!(after(100, Duration::from_secs(2)), 102);
-        assert_eq!(after(i64::MAX - 1, Duration::from_secs(u64::MAX)), i64::MAX);
+    fn next_times_keep_their_milliseconds_and_saturate() {
+        assert_eq!(after_ms(100_000, Duration::from_millis(1500)), 101_500);
+        assert_eq!(after_ms(100_000, Duration::from_micros(2001)), 100_003);
+        assert_eq!(after_ms(100_000, Duration::from_secs(3)), 103_000);
+        assert_eq!(
+            after_ms(i64::MAX - 1, Duration::from_secs(u64::MAX)),
+            i64::MAX
+        );
     }
 }

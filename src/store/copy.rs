@@ -34,7 +34,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("last_http_status", Int),
             ("last_error", Text),
             ("consecutive_errors", Int),
-            ("next_poll_at", Int),
+            ("next_poll_at_ms", Int),
             ("last_new_article_at", Int),
         ],
     ),

@@ -5,9 +5,10 @@
 //! with `FOR UPDATE SKIP LOCKED`, which SQLite (one writer at a time) has no need of.
 
 /// The statements that differ between the backends only by how they read the database's
-/// clock (in unix seconds): leases are stamped and judged by it alone.
+/// clock (`$now` in unix seconds, `$now_ms` in milliseconds): leases are stamped and judged by
+/// it alone. Alert times are in seconds; a feed's schedule and lease in milliseconds.
 macro_rules! with_clock {
-    ($now:literal) => {
+    ($now:literal, $now_ms:literal, $skip_locked:literal) => {
         /// `$1`: alert, `$2`: now (the instance's, for `claimed_at`), `$3`: owner, `$4`: lease
         /// seconds → the new token.
         pub const CLAIM_ALERT: &str = concat!(
@@ -59,14 +60,35 @@ macro_rules! with_clock {
             " - $1 ORDER BY started_at, id"
         );
 
-        /// `$1`: now → active feeds due, oldest due first; one a live lease holds is not due for
-        /// anyone else.
+        /// `$1`: now (ms) → active feeds due, oldest due first; one a live lease holds is not
+        /// due for anyone else.
         pub const DUE_FEEDS: &str = concat!(
-            "SELECT f.id, f.url FROM feeds f WHERE f.active AND f.next_poll_at <= $1
-                AND (f.lease_until IS NULL OR f.lease_until < ",
-            $now,
+            "SELECT f.id, f.url FROM feeds f WHERE f.active AND f.next_poll_at_ms <= $1
+                AND (f.lease_until_ms IS NULL OR f.lease_until_ms < ",
+            $now_ms,
             ")
-              ORDER BY f.next_poll_at, f.id"
+              ORDER BY f.next_poll_at_ms, f.id"
+        );
+
+        /// `$1`: feed, `$2`: owner, `$3`: lease seconds, `$4`: due or not → the new token and
+        /// the feed's poll state, if the feed is due (or `$4`) and nobody holds it. On
+        /// PostgreSQL a row another instance is claiming is skipped, not waited for.
+        pub const CLAIM_FEED: &str = concat!(
+            "UPDATE feeds SET lease_owner = $2, lease_until_ms = ",
+            $now_ms,
+            " + $3 * 1000,
+                    lease_token = lease_token + 1
+             WHERE id = (SELECT id FROM feeds
+                         WHERE id = $1 AND active AND ($4 OR next_poll_at_ms <= ",
+            $now_ms,
+            ")
+                           AND (lease_until_ms IS NULL OR lease_until_ms < ",
+            $now_ms,
+            ")",
+            $skip_locked,
+            ")
+             RETURNING lease_token, id, name, url, etag, last_modified, first_success_at,
+                       consecutive_errors"
         );
 
     };
@@ -77,8 +99,8 @@ pub mod sqlite {
     pub const KNOWN_IDENTITIES: &str =
         "SELECT identity FROM articles WHERE identity IN (SELECT value FROM json_each($1))";
 
-    /// `$1`: JSON array of entries, `$2`: the feed → (entry index, 0 by identity | 1 by link,
-    /// stored article id).
+    /// `$1`: JSON array of `{"identity", "canonical_link"}`, one per entry, `$2`: the feed →
+    /// (entry index, 0 by identity | 1 by link, stored article id).
     pub const KNOWN_ARTICLES: &str = "SELECT CAST(j.key AS INTEGER), 0, a.id FROM json_each($1) j
            JOIN articles a ON a.identity = json_extract(j.value, '$.identity')
          UNION ALL
@@ -123,7 +145,7 @@ pub mod sqlite {
     /// its HTTP state afresh.
     pub const RESET_MOVED_FEEDS: &str =
         "UPDATE feeds SET config_url = c.url, url = c.url, etag = NULL, last_modified = NULL,
-                next_poll_at = 0
+                next_poll_at_ms = 0
          FROM (SELECT json_extract(value, '$.name') AS name, json_extract(value, '$.url') AS url
                FROM json_each($1)) AS c
          WHERE feeds.name = c.name AND feeds.config_url <> c.url";
@@ -139,53 +161,48 @@ pub mod sqlite {
     pub const RETIRE_FEEDS: &str = "UPDATE feeds SET active = FALSE
          WHERE name NOT IN (SELECT json_extract(value, '$.name') FROM json_each($1))";
 
-    /// The database's clock, in unix seconds: leases are stamped and judged by it alone.
-    macro_rules! now {
-        () => {
-            "CAST(strftime('%s', 'now') AS INTEGER)"
-        };
-    }
-
-    with_clock!("CAST(strftime('%s', 'now') AS INTEGER)");
-
-    /// `$1`: feed, `$2`: owner, `$3`: lease seconds, `$4`: due or not → the new token, if the
-    /// feed is due (or `$4`) and nobody holds it.
-    pub const CLAIM_FEED: &str = concat!(
-        "UPDATE feeds SET lease_owner = $2, lease_until = ",
-        now!(),
-        " + $3,
-                lease_token = lease_token + 1
-         WHERE id = $1 AND active AND ($4 OR next_poll_at <= ",
-        now!(),
-        ")
-           AND (lease_until IS NULL OR lease_until < ",
-        now!(),
-        ")
-         RETURNING lease_token"
+    with_clock!(
+        "CAST(strftime('%s', 'now') AS INTEGER)",
+        "CAST(unixepoch('subsec') * 1000 AS INTEGER)",
+        ""
     );
 
-    /// `$1`: now → the earliest time something may be polled: a feed falling due, or a lease
-    /// held on a due feed expiring.
+    /// `$1`: now (ms) → the earliest time (ms) something may be polled: a feed falling due, or
+    /// a lease held on a due feed expiring.
     pub const NEXT_POLL_AFTER: &str =
-        "SELECT MIN(MAX(next_poll_at, COALESCE(lease_until + 1, 0))) FROM feeds
-         WHERE active AND MAX(next_poll_at, COALESCE(lease_until + 1, 0)) > $1";
+        "SELECT MIN(MAX(next_poll_at_ms, COALESCE(lease_until_ms + 1, 0))) FROM feeds
+         WHERE active AND MAX(next_poll_at_ms, COALESCE(lease_until_ms + 1, 0)) > $1";
 
-    /// Taken before new articles are written: SQLite's `BEGIN IMMEDIATE` already makes each
-    /// writer wait for the one before.
-    pub const SERIALISE_ARTICLE_WRITES: &str = "SELECT 1";
+    /// The transaction that writes new articles: `BEGIN IMMEDIATE` makes each writer wait for
+    /// the one before, as every SQLite write transaction does.
+    pub const BEGIN_ARTICLE_WRITES: &str = "BEGIN IMMEDIATE";
+
+    /// Taken when a transaction begun otherwise finds new articles to write: none is, on
+    /// SQLite.
+    pub const SERIALISE_ARTICLE_WRITES: Option<&str> = None;
 }
 
 pub mod postgres {
-    pub const KNOWN_IDENTITIES: &str = "SELECT identity FROM articles
-         WHERE identity IN (SELECT value FROM jsonb_array_elements_text($1::jsonb))";
+    // Each entry is looked up on its own (a LATERAL subquery with a LIMIT is never flattened
+    // into a join): a prepared statement's generic plan, made while `articles` was small or
+    // its statistics stale, would otherwise scan the whole table per poll.
+
+    pub const KNOWN_IDENTITIES: &str = "SELECT a.identity
+         FROM jsonb_array_elements_text($1::jsonb) AS j(identity)
+           CROSS JOIN LATERAL (SELECT identity FROM articles
+                               WHERE identity = j.identity LIMIT 1) a";
 
     pub const KNOWN_ARTICLES: &str = "SELECT j.key - 1, 0::BIGINT, a.id
          FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS j(value, key)
-           JOIN articles a ON a.identity = j.value->>'identity'
+           CROSS JOIN LATERAL (SELECT id FROM articles
+                               WHERE identity = j.value->>'identity' LIMIT 1) a
          UNION ALL
          SELECT j.key - 1, 1::BIGINT, a.id
          FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS j(value, key)
-           JOIN articles a ON a.canonical_link = j.value->>'canonical_link' AND a.feed_id <> $2
+           CROSS JOIN LATERAL (SELECT id FROM articles
+                               WHERE canonical_link = j.value->>'canonical_link'
+                                 AND feed_id <> $2
+                               ORDER BY id LIMIT 1) a
          ORDER BY 1, 2, 3";
 
     pub const INSERT_ARTICLES: &str =
@@ -218,7 +235,7 @@ pub mod postgres {
 
     pub const RESET_MOVED_FEEDS: &str =
         "UPDATE feeds SET config_url = c.url, url = c.url, etag = NULL, last_modified = NULL,
-                next_poll_at = 0
+                next_poll_at_ms = 0
          FROM (SELECT value->>'name' AS name, value->>'url' AS url
                FROM jsonb_array_elements($1::jsonb)) AS c
          WHERE feeds.name = c.name AND feeds.config_url <> c.url";
@@ -231,37 +248,27 @@ pub mod postgres {
     pub const RETIRE_FEEDS: &str = "UPDATE feeds SET active = FALSE
          WHERE name NOT IN (SELECT value->>'name' FROM jsonb_array_elements($1::jsonb))";
 
-    macro_rules! now {
-        () => {
-            "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS BIGINT)"
-        };
-    }
-
-    with_clock!("CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS BIGINT)");
-
-    /// Rows another instance is claiming are skipped, not waited for.
-    pub const CLAIM_FEED: &str = concat!(
-        "UPDATE feeds SET lease_owner = $2, lease_until = ",
-        now!(),
-        " + $3,
-                lease_token = lease_token + 1
-         WHERE id = (SELECT id FROM feeds
-                     WHERE id = $1 AND active AND ($4 OR next_poll_at <= ",
-        now!(),
-        ")
-                       AND (lease_until IS NULL OR lease_until < ",
-        now!(),
-        ")
-                     FOR UPDATE SKIP LOCKED)
-         RETURNING lease_token"
+    with_clock!(
+        "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS BIGINT)",
+        "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        " FOR UPDATE SKIP LOCKED"
     );
 
     pub const NEXT_POLL_AFTER: &str =
-        "SELECT MIN(GREATEST(next_poll_at, COALESCE(lease_until + 1, 0))) FROM feeds
-         WHERE active AND GREATEST(next_poll_at, COALESCE(lease_until + 1, 0)) > $1";
+        "SELECT MIN(GREATEST(next_poll_at_ms, COALESCE(lease_until_ms + 1, 0))) FROM feeds
+         WHERE active AND GREATEST(next_poll_at_ms, COALESCE(lease_until_ms + 1, 0)) > $1";
 
     /// Two instances ingesting the same story under two GUIDs at once would both find it new;
     /// this lock makes the second wait for the first's commit and then find it. Readers and
-    /// other tables (feed claims, the outbox) are not held up.
-    pub const SERIALISE_ARTICLE_WRITES: &str = "LOCK TABLE articles IN SHARE ROW EXCLUSIVE MODE";
+    /// other tables (feed claims, the outbox) are not held up. Taken with the `BEGIN` (one
+    /// round trip) and held to the commit, which therefore does not wait for the WAL to reach
+    /// the disk: an ingest lost to a server crash is redone (the feed's poll state is lost
+    /// with it, so the feed is polled again), and whatever commits after it and depends on it
+    /// (the claim of one of its alerts, a send) flushes the WAL up to and including it.
+    pub const BEGIN_ARTICLE_WRITES: &str = "BEGIN; SET LOCAL synchronous_commit = off;
+         LOCK TABLE articles IN SHARE ROW EXCLUSIVE MODE";
+
+    /// The same lock, taken by an ingest that expected no new article and found one.
+    pub const SERIALISE_ARTICLE_WRITES: Option<&str> =
+        Some("SET LOCAL synchronous_commit = off; LOCK TABLE articles IN SHARE ROW EXCLUSIVE MODE");
 }

@@ -1,8 +1,9 @@
 //! Feeds and their poll state: reconciling the table with the configuration, what is due, and
 //! the outcome of each poll.
 
-use super::rows::{self, FeedPollState, FeedRow, QueuedFeed};
-use super::{Claimant, FeedLease, FeedSpec, PollRecord, Result, Store, on_pool, on_tx};
+use super::ingest::record_poll_statement;
+use super::rows::{self, ClaimRow, FeedPollState, FeedRow, PollStatus, QueuedFeed};
+use super::{Claimant, FeedLease, FeedSpec, PollRecord, Result, Store, StoreError, on_pool, on_tx};
 
 impl Store {
     /// Reconciles the feeds table with the configuration, in a few statements whatever the
@@ -38,13 +39,13 @@ impl Store {
         )
     }
 
-    /// Active feeds due for a poll at `now` that no live lease holds, in the order they fell
-    /// due (id order among feeds due at the same second): the scheduler queues these two
-    /// columns per feed and reads the rest when the poll starts.
-    pub async fn due_feeds(&self, now: i64) -> Result<Vec<QueuedFeed>> {
+    /// Active feeds due for a poll at `now_ms` (unix milliseconds) that no live lease holds,
+    /// in the order they fell due (id order among feeds due at the same time): the scheduler
+    /// queues these two columns per feed and reads the rest when the poll starts.
+    pub async fn due_feeds(&self, now_ms: i64) -> Result<Vec<QueuedFeed>> {
         Ok(on_pool!(self, pool, sql => {
             sqlx::query_as::<_, QueuedFeed>(sql::DUE_FEEDS)
-                .bind(now)
+                .bind(now_ms)
                 .fetch_all(pool)
                 .await?
         }))
@@ -74,40 +75,55 @@ impl Store {
         }))
     }
 
-    /// The earliest time after `now` at which a feed falls due, or a lease held on a due feed
-    /// expires (those due and free are being polled, or held back by the scheduler).
-    pub async fn next_poll_after(&self, now: i64) -> Result<Option<i64>> {
+    /// The earliest time (unix ms) after `now_ms` at which a feed falls due, or a lease held
+    /// on a due feed expires (those due and free are being polled, or held back by the
+    /// scheduler).
+    pub async fn next_poll_after(&self, now_ms: i64) -> Result<Option<i64>> {
         Ok(on_pool!(self, pool, sql => {
             sqlx::query_scalar::<_, Option<i64>>(sql::NEXT_POLL_AFTER)
-                .bind(now)
+                .bind(now_ms)
                 .fetch_one(pool)
                 .await?
         }))
     }
 
-    /// Claims a poll of `feed_id` for `claimant`, committed at once: `None` when another live
-    /// process holds it, or when it is not due (by the database's clock) unless `even_if_not_due`
-    /// (`once` polls every feed).
+    /// Claims a poll of `feed_id` for `claimant`, committed at once, with the state the poll
+    /// starts from (one round trip): `None` when another live process holds it, or when it is
+    /// not due (by the database's clock) unless `even_if_not_due` (`once` polls every feed).
     pub async fn claim_feed(
         &self,
         feed_id: i64,
         claimant: &Claimant,
         even_if_not_due: bool,
-    ) -> Result<Option<FeedLease>> {
-        let token: Option<i64> = on_pool!(self, pool, sql => sqlx::query_scalar(sql::CLAIM_FEED)
+    ) -> Result<Option<(FeedLease, FeedPollState)>> {
+        let claimed: Option<ClaimRow> = on_pool!(self, pool, sql => sqlx::query_as(sql::CLAIM_FEED)
             .bind(feed_id)
             .bind(&claimant.owner)
             .bind(claimant.lease_seconds())
             .bind(even_if_not_due)
             .fetch_optional(pool)
             .await?);
-        Ok(token.map(|token| FeedLease { feed_id, token }))
+        Ok(claimed.map(|row| {
+            let lease = FeedLease {
+                feed_id,
+                token: row.lease_token,
+            };
+            (lease, row.state)
+        }))
     }
 
-    /// Records a poll that produced no articles to ingest (an error, or 304).
+    /// Records a poll that produced no articles to ingest (an error, or 304) and ends its
+    /// lease: one statement, written only while `lease` is still this process's.
     pub async fn record_poll(&self, lease: FeedLease, record: &PollRecord, now: i64) -> Result<()> {
-        let mut tx = self.begin_ingest(lease).await?;
-        tx.record_poll(lease.feed_id, record, now).await?;
-        tx.commit().await
+        let held = on_pool!(self, pool, sql => record_poll_statement!(lease, record, now)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        if held == 0 {
+            return Err(StoreError::LeaseLost {
+                feed_id: lease.feed_id,
+            });
+        }
+        Ok(())
     }
 }

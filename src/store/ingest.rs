@@ -5,8 +5,8 @@ use crate::article::{Article, story_url};
 
 use super::rows::PollStatus;
 use super::{
-    FeedLease, MatchDelivery, NewMatch, PollRecord, Result, Store, StoreError, Tx, on_pool, on_tx,
-    outbox,
+    Db, FeedLease, MatchDelivery, NewMatch, PollRecord, Result, Store, StoreError, Tx, on_pool,
+    on_tx, outbox,
 };
 
 impl Store {
@@ -30,36 +30,113 @@ impl Store {
     }
 
     /// Starts the one transaction in which a poll's results are written (one at a time on
-    /// SQLite), if `lease` is still this process's: its first statement ends the lease, and
-    /// fails with [`StoreError::LeaseLost`] when another process has claimed the feed since.
-    pub async fn begin_ingest(&self, lease: FeedLease) -> Result<IngestTx> {
-        let turn = match self.backend() {
-            super::Backend::Sqlite => Some(std::sync::Arc::clone(&self.writer).lock_owned().await),
-            super::Backend::Postgres => None,
+    /// SQLite), for the poll `lease` claimed; its last statement records the poll and ends the
+    /// lease, and fails with [`StoreError::LeaseLost`] when another process has claimed the
+    /// feed since. `expect_new_articles` (some entry was not stored when the poll looked)
+    /// takes PostgreSQL's article lock with the `BEGIN`; otherwise it is taken only if new
+    /// articles turn up.
+    pub async fn begin_ingest(
+        &self,
+        lease: FeedLease,
+        expect_new_articles: bool,
+    ) -> Result<IngestTx> {
+        let (tx, turn, serialised) = match &self.db {
+            Db::Sqlite(pool) => {
+                let turn = std::sync::Arc::clone(&self.writer).lock_owned().await;
+                let tx = pool
+                    .begin_with(super::dialect::sqlite::BEGIN_ARTICLE_WRITES)
+                    .await?;
+                (Tx::Sqlite(tx), Some(turn), true)
+            }
+            Db::Postgres(pool) if expect_new_articles => {
+                let tx = pool
+                    .begin_with(super::dialect::postgres::BEGIN_ARTICLE_WRITES)
+                    .await?;
+                (Tx::Postgres(tx), None, true)
+            }
+            Db::Postgres(pool) => (Tx::Postgres(pool.begin().await?), None, false),
         };
-        let mut tx = self.begin().await?;
-        let held = on_tx!(&mut tx, conn, sql => sqlx::query(
-            "UPDATE feeds SET lease_owner = NULL, lease_until = NULL
-             WHERE id = $1 AND lease_token = $2",
-        )
-        .bind(lease.feed_id)
-        .bind(lease.token)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected());
-        if held == 0 {
-            return Err(StoreError::LeaseLost {
-                feed_id: lease.feed_id,
-            });
-        }
-        Ok(IngestTx { tx, _turn: turn })
+        Ok(IngestTx {
+            tx,
+            lease,
+            serialised,
+            _turn: turn,
+        })
     }
 }
+
+/// The statement that records a poll's outcome in its feed's state and ends the poll's lease,
+/// if the lease is still the one the poll claimed (no row is changed otherwise).
+macro_rules! record_poll_statement {
+    ($lease:expr, $record:expr, $now:expr) => {
+        match $record {
+            PollRecord::Success {
+                moved_to,
+                etag,
+                last_modified,
+                not_modified,
+                new_articles,
+                next_poll_at_ms,
+            } => {
+                let status = if *not_modified {
+                    PollStatus::NotModified
+                } else {
+                    PollStatus::Ok
+                };
+                sqlx::query(
+                    "UPDATE feeds SET
+                        url = COALESCE($2, url),
+                        etag = CASE WHEN $3 THEN etag ELSE $4 END,
+                        last_modified = CASE WHEN $3 THEN last_modified ELSE $5 END,
+                        first_success_at = COALESCE(first_success_at, $6),
+                        last_poll_at = $6, last_success_at = $6,
+                        last_status = $7, last_http_status = NULL, last_error = NULL,
+                        consecutive_errors = 0, next_poll_at_ms = $8,
+                        last_new_article_at = CASE WHEN $9 > 0 THEN $6 ELSE last_new_article_at END,
+                        lease_owner = NULL, lease_until_ms = NULL
+                     WHERE id = $1 AND lease_token = $10",
+                )
+                .bind($lease.feed_id)
+                .bind(moved_to)
+                .bind(*not_modified)
+                .bind(etag)
+                .bind(last_modified)
+                .bind($now)
+                .bind(status.as_str())
+                .bind(next_poll_at_ms)
+                .bind(*new_articles as i64)
+                .bind($lease.token)
+            }
+            PollRecord::Failure {
+                error,
+                http_status,
+                next_poll_at_ms,
+            } => sqlx::query(
+                "UPDATE feeds SET last_poll_at = $2, last_status = $6, last_error = $3,
+                    last_http_status = $4, consecutive_errors = consecutive_errors + 1,
+                    next_poll_at_ms = $5, lease_owner = NULL, lease_until_ms = NULL
+                 WHERE id = $1 AND lease_token = $7",
+            )
+            .bind($lease.feed_id)
+            .bind($now)
+            .bind(error)
+            .bind(http_status.map(i64::from))
+            .bind(next_poll_at_ms)
+            .bind(PollStatus::Error.as_str())
+            .bind($lease.token),
+        }
+    };
+}
+pub(super) use record_poll_statement;
 
 /// The transaction of one poll's ingest: articles, matches, alerts and poll state commit
 /// together or not at all.
 pub struct IngestTx {
     tx: Tx,
+    lease: FeedLease,
+    /// Whether new articles may be written: this transaction waits for, and holds up, every
+    /// other that writes them.
+    serialised: bool,
     /// SQLite's turn to write; none for PostgreSQL.
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
@@ -96,23 +173,26 @@ impl IngestTx {
                 })
             })
             .collect();
-        let batch = serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into());
-        // Per entry, the article with its identity first, else the oldest with its link.
-        let known: Vec<(i64, i64, i64)> = on_tx!(&mut self.tx, conn, sql => {
-            sqlx::query(sql::SERIALISE_ARTICLE_WRITES)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query_as(sql::KNOWN_ARTICLES)
-                .bind(&batch)
-                .bind(feed_id)
-                .fetch_all(&mut *conn)
-                .await?
-        });
-        let mut ids: Vec<Option<i64>> = vec![None; articles.len()];
-        for (index, _, id) in known {
-            if let Some(slot) = usize::try_from(index).ok().and_then(|i| ids.get_mut(i)) {
-                slot.get_or_insert(id);
-            }
+        let keys: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|row| {
+                serde_json::json!({
+                    "identity": row["identity"],
+                    "canonical_link": row["canonical_link"],
+                })
+            })
+            .collect();
+        let keys = serde_json::to_string(&keys).unwrap_or_else(|_| "[]".into());
+        let mut ids = self.known_articles(feed_id, &keys, articles.len()).await?;
+        if !self.serialised && ids.iter().any(Option::is_none) {
+            // New articles after all: wait for the other writers, then look again.
+            on_tx!(&mut self.tx, conn, sql => {
+                if let Some(lock) = sql::SERIALISE_ARTICLE_WRITES {
+                    sqlx::raw_sql(lock).execute(&mut *conn).await?;
+                }
+            });
+            self.serialised = true;
+            ids = self.known_articles(feed_id, &keys, articles.len()).await?;
         }
         // The new ones, each identity once (the first entry wins).
         let mut first_entry: std::collections::HashMap<&str, usize> =
@@ -170,6 +250,30 @@ impl IngestTx {
             .zip(inserted)
             .map(|(id, new)| id.filter(|_| new))
             .collect())
+    }
+
+    /// Per entry of `keys` (`count` of them), the stored article it is: the one with its
+    /// identity, else the oldest another feed brought with its canonical link.
+    async fn known_articles(
+        &mut self,
+        feed_id: i64,
+        keys: &str,
+        count: usize,
+    ) -> Result<Vec<Option<i64>>> {
+        let known: Vec<(i64, i64, i64)> = on_tx!(&mut self.tx, conn, sql => {
+            sqlx::query_as(sql::KNOWN_ARTICLES)
+                .bind(keys)
+                .bind(feed_id)
+                .fetch_all(&mut *conn)
+                .await?
+        });
+        let mut ids: Vec<Option<i64>> = vec![None; count];
+        for (index, _, id) in known {
+            if let Some(slot) = usize::try_from(index).ok().and_then(|i| ids.get_mut(i)) {
+                slot.get_or_insert(id);
+            }
+        }
+        Ok(ids)
     }
 
     /// Article alerts queued for `watch` since `since` (for the hourly cap).
@@ -234,68 +338,20 @@ impl IngestTx {
         Ok(true)
     }
 
-    /// Records the outcome of a poll in the feed's state.
-    pub async fn record_poll(&mut self, feed_id: i64, record: &PollRecord, now: i64) -> Result<()> {
-        on_tx!(&mut self.tx, conn, sql => match record {
-            PollRecord::Success {
-                moved_to,
-                etag,
-                last_modified,
-                not_modified,
-                new_articles,
-                next_poll_at,
-            } => {
-                let status = if *not_modified {
-                    PollStatus::NotModified
-                } else {
-                    PollStatus::Ok
-                }
-                .as_str();
-                sqlx::query(
-                    "UPDATE feeds SET
-                        url = COALESCE($2, url),
-                        etag = CASE WHEN $3 THEN etag ELSE $4 END,
-                        last_modified = CASE WHEN $3 THEN last_modified ELSE $5 END,
-                        first_success_at = COALESCE(first_success_at, $6),
-                        last_poll_at = $6, last_success_at = $6,
-                        last_status = $7, last_http_status = NULL, last_error = NULL,
-                        consecutive_errors = 0, next_poll_at = $8,
-                        last_new_article_at = CASE WHEN $9 > 0 THEN $6 ELSE last_new_article_at END
-                     WHERE id = $1",
-                )
-                .bind(feed_id)
-                .bind(moved_to)
-                .bind(*not_modified)
-                .bind(etag)
-                .bind(last_modified)
-                .bind(now)
-                .bind(status)
-                .bind(next_poll_at)
-                .bind(*new_articles as i64)
-                .execute(&mut *conn)
-                .await?;
-            }
-            PollRecord::Failure {
-                error,
-                http_status,
-                next_poll_at,
-            } => {
-                sqlx::query(
-                    "UPDATE feeds SET last_poll_at = $2, last_status = $6, last_error = $3,
-                        last_http_status = $4, consecutive_errors = consecutive_errors + 1,
-                        next_poll_at = $5
-                     WHERE id = $1",
-                )
-                .bind(feed_id)
-                .bind(now)
-                .bind(error)
-                .bind(http_status.map(i64::from))
-                .bind(next_poll_at)
-                .bind(PollStatus::Error.as_str())
-                .execute(&mut *conn)
-                .await?;
-            }
-        });
+    /// Records the outcome of the poll in its feed's state and ends its lease; fails with
+    /// [`StoreError::LeaseLost`] (and the transaction is to be dropped, writing nothing) when
+    /// another process has claimed the feed since the poll began.
+    pub async fn record_poll(&mut self, record: &PollRecord, now: i64) -> Result<()> {
+        let lease = self.lease;
+        let held = on_tx!(&mut self.tx, conn, sql => record_poll_statement!(lease, record, now)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected());
+        if held == 0 {
+            return Err(StoreError::LeaseLost {
+                feed_id: lease.feed_id,
+            });
+        }
         Ok(())
     }
 

@@ -73,12 +73,12 @@ pub enum PollRecord {
         last_modified: Option<String>,
         not_modified: bool,
         new_articles: usize,
-        next_poll_at: i64,
+        next_poll_at_ms: i64,
     },
     Failure {
         error: String,
         http_status: Option<u16>,
-        next_poll_at: i64,
+        next_poll_at_ms: i64,
     },
 }
 

@@ -7,7 +7,7 @@ macro_rules! feed_select {
     () => {
         "SELECT f.id, f.name, f.config_url, f.url, f.active, f.etag, f.last_modified,
                 f.first_success_at, f.last_poll_at, f.last_success_at, f.last_status,
-                f.last_http_status, f.last_error, f.consecutive_errors, f.next_poll_at,
+                f.last_http_status, f.last_error, f.consecutive_errors, f.next_poll_at_ms,
                 f.last_new_article_at,
                 (SELECT COUNT(*) FROM feed_articles fa WHERE fa.feed_id = f.id) AS articles
          FROM feeds f"
@@ -33,7 +33,7 @@ pub struct FeedRow {
     pub last_http_status: Option<i64>,
     pub last_error: Option<String>,
     pub consecutive_errors: i64,
-    pub next_poll_at: i64,
+    pub next_poll_at_ms: i64,
     pub last_new_article_at: Option<i64>,
     pub articles: i64,
 }
@@ -56,8 +56,17 @@ pub struct QueuedFeed {
     pub url: String,
 }
 
-/// What a poll needs of a feed's state, read when the poll starts.
+/// A claim of a feed's poll as the database returns it: the lease's token and the state the
+/// poll starts from.
 #[derive(Debug, Clone, FromRow)]
+pub(crate) struct ClaimRow {
+    pub lease_token: i64,
+    #[sqlx(flatten)]
+    pub state: FeedPollState,
+}
+
+/// What a poll needs of a feed's state, read when the poll starts.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct FeedPollState {
     pub id: i64,
     pub name: String,

@@ -64,6 +64,7 @@ async fn lease(store: &Store, feed: i64) -> FeedLease {
         .await
         .unwrap()
         .expect("the feed is free")
+        .0
 }
 
 async fn store_with_feeds(url: &str) -> (Store, i64, i64) {
@@ -95,11 +96,22 @@ fn feed_specs(names: &[&str]) -> Vec<FeedSpec> {
         .collect()
 }
 
-fn failed_until(next_poll_at: i64) -> PollRecord {
+fn polled_ok() -> PollRecord {
+    PollRecord::Success {
+        moved_to: None,
+        etag: None,
+        last_modified: None,
+        not_modified: false,
+        new_articles: 0,
+        next_poll_at_ms: 0,
+    }
+}
+
+fn failed_until(next_poll_at_ms: i64) -> PollRecord {
     PollRecord::Failure {
         error: "cannot connect".into(),
         http_status: None,
-        next_poll_at,
+        next_poll_at_ms,
     }
 }
 
@@ -162,7 +174,7 @@ async fn due_order_and_poll_state(url: &str) {
                 last_modified: Some("Tue, 01 Dec 2026 10:00:00 GMT".into()),
                 not_modified: false,
                 new_articles: 0,
-                next_poll_at: 700,
+                next_poll_at_ms: 700,
             },
             60,
         )
@@ -187,10 +199,23 @@ async fn due_order_and_poll_state(url: &str) {
 
 #[tokio::test]
 async fn articles_are_stored_once_whatever_feed_or_guid_brings_them() {
-    let dir = tempfile::tempdir().unwrap();
-    for url in backends(&dir).await {
-        let (store, a, b) = store_with_feeds(&url).await;
-        let mut tx = store.begin_ingest(lease(&store, a).await).await.unwrap();
+    // Whether or not the ingest expected new articles (on PostgreSQL, whether it took the
+    // article lock at once or only on finding them).
+    for expect_new in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        for url in backends(&dir).await {
+            articles_stored_once(&url, expect_new).await;
+        }
+    }
+}
+
+async fn articles_stored_once(url: &str, expect_new: bool) {
+    {
+        let (store, a, b) = store_with_feeds(url).await;
+        let mut tx = store
+            .begin_ingest(lease(&store, a).await, expect_new)
+            .await
+            .unwrap();
         let first = tx
             .insert_articles(
                 a,
@@ -204,6 +229,7 @@ async fn articles_are_stored_once_whatever_feed_or_guid_brings_them() {
             )
             .await
             .unwrap();
+        tx.record_poll(&polled_ok(), 100).await.unwrap();
         tx.commit().await.unwrap();
         assert!(first[0].is_some(), "new");
         assert_eq!(first[1], None, "a repeat within the batch");
@@ -213,7 +239,10 @@ async fn articles_are_stored_once_whatever_feed_or_guid_brings_them() {
             "same link, same feed, another GUID: another entry"
         );
 
-        let mut tx = store.begin_ingest(lease(&store, a).await).await.unwrap();
+        let mut tx = store
+            .begin_ingest(lease(&store, a).await, expect_new)
+            .await
+            .unwrap();
         let second = tx
             .insert_articles(
                 b,
@@ -226,6 +255,7 @@ async fn articles_are_stored_once_whatever_feed_or_guid_brings_them() {
             )
             .await
             .unwrap();
+        tx.record_poll(&polled_ok(), 100).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(second[0], None, "known identity");
         assert_eq!(
@@ -251,7 +281,10 @@ async fn claimed_alerts_go_back_to_the_queue_after_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     for url in backends(&dir).await {
         let (store, a, _) = store_with_feeds(&url).await;
-        let mut tx = store.begin_ingest(lease(&store, a).await).await.unwrap();
+        let mut tx = store
+            .begin_ingest(lease(&store, a).await, true)
+            .await
+            .unwrap();
         let ids = tx
             .insert_articles(a, &[article("guid:a:1", "https://news.example/1")], 100)
             .await
@@ -331,7 +364,10 @@ async fn each_recipient_has_its_own_delivery_state() {
     let dir = tempfile::tempdir().unwrap();
     for url in backends(&dir).await {
         let (store, a, _) = store_with_feeds(&url).await;
-        let mut tx = store.begin_ingest(lease(&store, a).await).await.unwrap();
+        let mut tx = store
+            .begin_ingest(lease(&store, a).await, true)
+            .await
+            .unwrap();
         let ids = tx
             .insert_articles(a, &[article("guid:a:1", "https://news.example/1")], 100)
             .await
@@ -405,7 +441,12 @@ async fn a_feed_poll_is_claimed_once_and_a_lost_lease_writes_nothing() {
         let first = claimant("first", 60);
         let second = claimant("second", 60);
         let held = store.claim_feed(a, &first, false).await.unwrap();
-        let held = held.expect("a new feed is due");
+        let (held, state) = held.expect("a new feed is due");
+        assert_eq!(
+            (state.id, state.name.as_str(), state.consecutive_errors),
+            (a, "A", 0),
+            "the claim returns the state the poll starts from"
+        );
         assert_eq!(
             store.claim_feed(a, &second, false).await.unwrap(),
             None,
@@ -416,17 +457,101 @@ async fn a_feed_poll_is_claimed_once_and_a_lost_lease_writes_nothing() {
         let done = PollRecord::Failure {
             error: "test".into(),
             http_status: None,
-            next_poll_at: i64::MAX / 2,
+            next_poll_at_ms: i64::MAX / 2,
         };
         store.record_poll(held, &done, 100).await.unwrap();
         assert_eq!(store.claim_feed(a, &second, false).await.unwrap(), None);
         // `once` polls a feed that is not due; a poll holding a stale token writes nothing.
         let newer = store.claim_feed(a, &second, true).await.unwrap();
-        assert!(newer.is_some_and(|l| l.token > held.token));
+        assert!(newer.as_ref().is_some_and(|(l, _)| l.token > held.token));
         let stale = store.record_poll(held, &done, 101).await;
         assert!(
             matches!(stale, Err(StoreError::LeaseLost { feed_id }) if feed_id == a),
             "{stale:?}"
         );
+    }
+}
+
+/// A feed's schedule keeps its milliseconds: due at its time to the millisecond, not rounded
+/// to the second after, by the scan and by the claim (the database's clock).
+#[tokio::test]
+async fn a_feed_falls_due_to_the_millisecond() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in backends(&dir).await {
+        let (store, a, _) = store_with_feeds(&url).await;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let due_at = now_ms + 700;
+        store
+            .record_poll(lease(&store, a).await, &failed_until(due_at), 10)
+            .await
+            .unwrap();
+        let due_ids = |feeds: Vec<QueuedFeed>| feeds.into_iter().map(|f| f.id).collect::<Vec<_>>();
+        assert!(!due_ids(store.due_feeds(due_at - 1).await.unwrap()).contains(&a));
+        assert!(due_ids(store.due_feeds(due_at).await.unwrap()).contains(&a));
+        assert_eq!(
+            store.next_poll_after(due_at - 300).await.unwrap(),
+            Some(due_at)
+        );
+        let poller = claimant("poller", 60);
+        assert_eq!(
+            store.claim_feed(a, &poller, false).await.unwrap(),
+            None,
+            "not due yet by the database's clock"
+        );
+        let waited = due_at - chrono::Utc::now().timestamp_millis() + 20;
+        tokio::time::sleep(std::time::Duration::from_millis(waited.max(0) as u64)).await;
+        assert!(
+            store.claim_feed(a, &poller, false).await.unwrap().is_some(),
+            "due {waited} ms later, well within its second"
+        );
+    }
+}
+
+/// An ingest whose lease another process took meanwhile writes nothing: not its articles,
+/// not its poll state.
+#[tokio::test]
+async fn an_ingest_under_a_lost_lease_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in backends(&dir).await {
+        let (store, a, _) = store_with_feeds(&url).await;
+        let held = store
+            .claim_feed(a, &claimant("expiring", 0), true)
+            .await
+            .unwrap()
+            .expect("the feed is free")
+            .0;
+        let done = PollRecord::Failure {
+            error: "after the lease was taken".into(),
+            http_status: None,
+            next_poll_at_ms: i64::MAX / 2,
+        };
+        // Another process takes the feed once the lease has expired (by the database's clock,
+        // within a millisecond or two), then this process's ingest runs with its stale token.
+        let taker = claimant("taker", 60);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let newer = loop {
+            if let Some((newer, _)) = store.claim_feed(a, &taker, true).await.unwrap() {
+                break newer;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the lease never expired"
+            );
+            tokio::task::yield_now().await;
+        };
+        assert!(newer.token > held.token);
+        let mut tx = store.begin_ingest(held, true).await.unwrap();
+        tx.insert_articles(a, &[article("guid:lost", "https://news.example/lost")], 100)
+            .await
+            .unwrap();
+        let lost = tx.record_poll(&done, 100).await;
+        assert!(
+            matches!(lost, Err(StoreError::LeaseLost { feed_id }) if feed_id == a),
+            "{lost:?}"
+        );
+        drop(tx);
+        assert!(store.articles_since(0).await.unwrap().is_empty());
+        let feed = store.feed_poll_state(a).await.unwrap().unwrap();
+        assert_eq!(feed.consecutive_errors, 0);
     }
 }
