@@ -5,7 +5,8 @@
 #     -v $PWD/config.toml:/etc/newswatch/config.toml:ro \
 #     -v newswatch-data:/var/lib/newswatch \
 #     newswatch
-# The config's relative paths (database, alerts dir) resolve inside /var/lib/newswatch.
+# Relative paths in the config resolve against its directory (/etc/newswatch, read-only): set
+# url = "sqlite:///var/lib/newswatch/newswatch.db" and dir = "/var/lib/newswatch/alerts".
 
 FROM rust:1-slim-bookworm AS build
 WORKDIR /src

@@ -131,6 +131,12 @@ impl Env {
         )
     }
 
+    /// Whether the database exists yet (a starting daemon creates it): until it does,
+    /// read-only commands such as `alerts` fail. A PostgreSQL database always exists.
+    fn database_exists(&self) -> bool {
+        !self.database.starts_with("sqlite:") || self.path().join("newswatch.db").exists()
+    }
+
     fn write_config(&self, setup: &Setup) {
         std::fs::write(&self.config, self.config_text(setup)).expect("write config");
     }
@@ -1567,9 +1573,11 @@ fn stalled_server_then_recovery_delivers_each_alert_once(stall: Stall) {
     let stalled_at = Instant::now();
     let mut daemon = env.daemon();
     let attempted = wait_until(Duration::from_secs(20), || {
-        env.alerts(&[])
-            .iter()
-            .any(|a| a["attempts"].as_i64().unwrap_or(0) >= 1 && a["status"] == "queued")
+        env.database_exists()
+            && env
+                .alerts(&[])
+                .iter()
+                .any(|a| a["attempts"].as_i64().unwrap_or(0) >= 1 && a["status"] == "queued")
     });
     assert!(
         attempted,

@@ -231,6 +231,19 @@ impl Env {
         run
     }
 
+    /// `newswatch once` over feeds that all fail: it runs the cycle, records the failures,
+    /// and exits 1 so that cron notices.
+    fn once_all_failing(&self) -> Run {
+        let run = self.run(&["once"]);
+        assert_eq!(
+            run.status.code(),
+            Some(1),
+            "newswatch once should exit 1 when every feed failed\n{}",
+            run.describe()
+        );
+        run
+    }
+
     /// Starts `newswatch run` in the background.
     fn start_daemon(&self) -> Running {
         Running::new(self.command(&["run"]).spawn().expect("spawn newswatch run"))
@@ -1590,7 +1603,7 @@ fn retry_after_seconds_schedules_the_next_poll_no_earlier_than_asked() {
         feed("Limited", server.url("/limited.xml")).every("10m"),
         feed("Unavailable", server.url("/unavailable.xml")).every("10m"),
     ]);
-    env.once();
+    env.once_all_failing();
     let json = env.feeds_json();
     for (name, asked, code) in [("Limited", 7200, "429"), ("Unavailable", 5400, "503")] {
         let f = feed_named(&json, name);
@@ -1687,7 +1700,7 @@ fn retry_after_http_date_schedules_the_next_poll_no_earlier_than_asked() {
         Route::status_with(429, &[("Retry-After", date.as_str())], "slow down"),
     );
     let env = Env::new().feeds(&[feed("Limited", server.url("/limited.xml")).every("10m")]);
-    env.once();
+    env.once_all_failing();
     let json = env.feeds_json();
     let f = feed_named(&json, "Limited");
     assert!(is_error(f), "{f:#}");
@@ -1787,7 +1800,7 @@ fn errors_back_off_and_the_first_success_resets() {
     let expected = [600, 1200, 1800, 1800];
     let mut delays = Vec::new();
     for (i, base) in expected.iter().enumerate() {
-        env.once();
+        env.once_all_failing();
         let json = env.feeds_json();
         let f = feed_named(&json, "Flaky");
         assert!(is_error(f), "{f:#}");
@@ -1820,7 +1833,7 @@ fn errors_back_off_and_the_first_success_resets() {
     );
 
     server.serve("/flaky.xml", Route::status(502));
-    env.once();
+    env.once_all_failing();
     let json = env.feeds_json();
     let f = feed_named(&json, "Flaky");
     assert_eq!(

@@ -11,7 +11,7 @@ use newswatch::log_text::untrusted;
 use newswatch::store::{AlertKind, AlertRow, AlertStatus, DeliveryState, RecipientState, Store};
 use newswatch::wording::plural;
 
-use super::{EXIT_CONFIG, EXIT_FAILURE, format_time, load_config, open_store};
+use super::{EXIT_CONFIG, EXIT_FAILURE, format_time, load_config, open_existing_store};
 
 #[derive(Debug, Args)]
 pub struct AlertsArgs {
@@ -84,7 +84,7 @@ async fn run_checked(config_path: &Path, args: &AlertsArgs) -> Result<ExitCode, 
         }
     };
     let config = load_config(config_path)?;
-    let store = open_store(&config).await?;
+    let store = open_existing_store(&config).await?;
     let code = match &args.action {
         Some(AlertsAction::Retry { id, failed }) => retry(&store, *id, *failed).await,
         None => list(&store, args, since).await,

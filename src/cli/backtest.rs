@@ -16,7 +16,9 @@ use newswatch::rules::ArticleView;
 use newswatch::store::ArchivedArticle;
 use newswatch::wording::plural;
 
-use super::{EXIT_CONFIG, EXIT_FAILURE, compile_watches, load_config, open_store, select_watches};
+use super::{
+    EXIT_CONFIG, EXIT_FAILURE, compile_watches, load_config, open_existing_store, select_watches,
+};
 
 #[derive(Debug, Args)]
 pub struct BacktestArgs {
@@ -94,7 +96,7 @@ async fn run_checked(config_path: &Path, args: &BacktestArgs) -> Result<ExitCode
     let config = load_config(config_path)?;
     let watches = compile_watches(&config)?;
     let selected = select_watches(&watches, &args.watches)?;
-    let store = open_store(&config).await?;
+    let store = open_existing_store(&config).await?;
     let start =
         Utc::now() - chrono::Duration::from_std(since).unwrap_or(chrono::Duration::days(30));
     let articles = match store.articles_since(start.timestamp()).await {

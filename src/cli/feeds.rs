@@ -9,7 +9,7 @@ use newswatch::log_text::untrusted;
 use newswatch::store::FeedRow;
 use newswatch::store::PollStatus;
 
-use super::{EXIT_FAILURE, format_time, load_config, open_store};
+use super::{EXIT_FAILURE, format_time, load_config, open_existing_store};
 
 #[derive(Serialize)]
 struct JsonFeed<'a> {
@@ -50,7 +50,7 @@ pub async fn run(config_path: &Path, json: bool) -> ExitCode {
 
 async fn run_checked(config_path: &Path, json: bool) -> Result<ExitCode, ExitCode> {
     let config = load_config(config_path)?;
-    let store = open_store(&config).await?;
+    let store = open_existing_store(&config).await?;
     let configured: Vec<&str> = config.feeds().map(|f| f.name()).collect();
     let rows = match store.feeds().await {
         Ok(rows) => rows,

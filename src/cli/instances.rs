@@ -5,14 +5,14 @@ use std::process::ExitCode;
 
 use newswatch::daemon::INSTANCE_LIVE_FOR;
 
-use super::{EXIT_FAILURE, format_time, load_config, open_store};
+use super::{EXIT_FAILURE, format_time, load_config, open_existing_store};
 
 pub async fn run(config_path: &Path, json: bool) -> ExitCode {
     let config = match load_config(config_path) {
         Ok(config) => config,
         Err(code) => return code,
     };
-    let store = match open_store(&config).await {
+    let store = match open_existing_store(&config).await {
         Ok(store) => store,
         Err(code) => return code,
     };

@@ -38,6 +38,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use newswatch::config::{Config, ConfigErrors};
+use newswatch::log_text::untrusted;
 use newswatch::rules::WatchSet;
 use newswatch::store::Store;
 
@@ -45,6 +46,9 @@ use newswatch::store::Store;
 pub const EXIT_CONFIG: u8 = 2;
 /// Exit code for a failure while running (database unusable, …).
 pub const EXIT_FAILURE: u8 = 1;
+/// Exit code of a `once` stopped by SIGINT (Ctrl-C), after its clean shutdown: 128 + 2, as a
+/// shell reports a command killed by the signal, so that a script or cron sees it was cut short.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -164,7 +168,24 @@ fn select_watches(watches: &WatchSet, names: &[String]) -> Result<Vec<usize>, Ex
         .collect()
 }
 
-/// Opens the database or prints why it cannot be used.
+/// Opens the database of a command that only reads it (`feeds`, `alerts`, `backtest`,
+/// `instances`): a SQLite file that does not exist yet is not created, as opening it would
+/// (an empty database in the wrong place reports nothing, silently); the command says so and
+/// fails instead.
+async fn open_existing_store(config: &Config) -> Result<Store, ExitCode> {
+    if let Some(file) = config.database.sqlite_file()
+        && !file.exists()
+    {
+        eprintln!(
+            "error: no database exists yet at {}; `newswatch run` or `newswatch once` creates it",
+            untrusted(file.display())
+        );
+        return Err(ExitCode::from(EXIT_FAILURE));
+    }
+    open_store(config).await
+}
+
+/// Opens the database (creating a SQLite file if missing) or prints why it cannot be used.
 async fn open_store(config: &Config) -> Result<Store, ExitCode> {
     Store::open(&config.database.url, config.database.max_connections)
         .await

@@ -2,42 +2,71 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
 
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
 use newswatch::config::Config;
-use newswatch::daemon::Daemon;
+use newswatch::daemon::{CycleReport, Daemon};
+use newswatch::log_text::untrusted;
 
-use super::{EXIT_CONFIG, EXIT_FAILURE, print_config_errors};
+use super::{EXIT_CONFIG, EXIT_FAILURE, EXIT_INTERRUPTED, print_config_errors};
 
-/// Cancels `token` on SIGTERM or SIGINT.
-fn cancel_on_signal(token: CancellationToken) {
-    tokio::spawn(async move {
-        let interrupt = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut terminate =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(signal) => signal,
-                    Err(e) => {
-                        error!(error = %e, "cannot listen for SIGTERM");
-                        let _ = interrupt.await;
-                        token.cancel();
-                        return;
-                    }
-                };
-            tokio::select! {
-                _ = interrupt => info!("SIGINT received; finishing the work in hand"),
-                _ = terminate.recv() => info!("SIGTERM received; finishing the work in hand"),
+/// The signal that asked for a stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopSignal {
+    Interrupt,
+    Terminate,
+}
+
+/// Cancels `token` on SIGTERM or SIGINT; the returned cell then tells which one came. The
+/// handlers are installed before this returns, so a signal sent once the work has started
+/// is always a graceful stop, never the default kill.
+fn cancel_on_signal(token: CancellationToken) -> Arc<OnceLock<StopSignal>> {
+    let received = Arc::new(OnceLock::new());
+    let cell = Arc::clone(&received);
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind: SignalKind, name: &str| {
+            signal(kind)
+                .map_err(|e| error!(error = %e, "cannot listen for {name}"))
+                .ok()
+        };
+        let mut interrupt = listen(SignalKind::interrupt(), "SIGINT");
+        let mut terminate = listen(SignalKind::terminate(), "SIGTERM");
+        tokio::spawn(async move {
+            let stop = tokio::select! {
+                Some(()) = recv(&mut interrupt) => StopSignal::Interrupt,
+                Some(()) = recv(&mut terminate) => StopSignal::Terminate,
+                else => return,
+            };
+            match stop {
+                StopSignal::Interrupt => info!("SIGINT received; finishing the work in hand"),
+                StopSignal::Terminate => info!("SIGTERM received; finishing the work in hand"),
             }
+            let _ = cell.set(stop);
+            token.cancel();
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = cell.set(StopSignal::Interrupt);
+            token.cancel();
         }
-        #[cfg(not(unix))]
-        {
-            let _ = interrupt.await;
-        }
-        token.cancel();
     });
+    received
+}
+
+/// The next delivery of a signal listened for; never, when it could not be listened for.
+#[cfg(unix)]
+async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match signal {
+        Some(signal) => signal.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn start(path: &Path) -> Result<std::sync::Arc<Daemon>, ExitCode> {
@@ -80,7 +109,7 @@ pub async fn once(path: &Path) -> ExitCode {
         Err(code) => return code,
     };
     let shutdown = CancellationToken::new();
-    cancel_on_signal(shutdown.clone());
+    let stopped_by = cancel_on_signal(shutdown.clone());
     match daemon.once(&shutdown).await {
         Ok(report) => {
             info!(
@@ -94,18 +123,38 @@ pub async fn once(path: &Path) -> ExitCode {
                 "cycle done"
             );
             daemon.store().close().await;
-            if let Some(reason) = &report.mail_unavailable {
-                eprintln!(
-                    "error: the mail server could not be used ({reason}); the alerts stay \
-                     queued for the next run"
-                );
-                return ExitCode::from(EXIT_FAILURE);
-            }
-            ExitCode::SUCCESS
+            once_exit_code(&report, stopped_by.get().copied())
         }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// How a finished `once` exits: 130 when SIGINT cut it short; failure when the mail server
+/// could not be used, or when every feed failed (a cron job must notice that nothing was
+/// polled; some feeds failing is logged and recorded, and exits 0).
+fn once_exit_code(report: &CycleReport, stopped_by: Option<StopSignal>) -> ExitCode {
+    if stopped_by == Some(StopSignal::Interrupt) {
+        eprintln!("interrupted by SIGINT before the end of the cycle");
+        return ExitCode::from(EXIT_INTERRUPTED);
+    }
+    if let Some(reason) = &report.mail_unavailable {
+        eprintln!(
+            "error: the mail server could not be used ({}); the alerts stay \
+             queued for the next run",
+            untrusted(reason)
+        );
+        return ExitCode::from(EXIT_FAILURE);
+    }
+    // Feeds stopped by SIGTERM count as failed without having failed.
+    if stopped_by.is_none() && report.feeds > 0 && report.failed_feeds == report.feeds {
+        eprintln!(
+            "error: every feed failed ({} of {}); `newswatch feeds` shows why",
+            report.failed_feeds, report.feeds
+        );
+        return ExitCode::from(EXIT_FAILURE);
+    }
+    ExitCode::SUCCESS
 }

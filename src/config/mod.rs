@@ -6,6 +6,7 @@
 
 mod diagnostic;
 pub mod opml;
+mod paths;
 mod recover;
 mod secrets;
 mod values;
@@ -79,7 +80,8 @@ impl ConfigSource {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
-    /// `sqlite://path/to/file.db` (a relative path is relative to the working directory) or
+    /// `sqlite://path/to/file.db` (a relative path is relative to the configuration file's
+    /// directory, resolved by [`Config::load`]) or
     /// `postgres://user@host:5432/dbname` (also `postgresql://`).
     #[serde(default = "DatabaseConfig::default_url")]
     pub url: String,
@@ -394,14 +396,15 @@ pub enum DigestSchedule {
 
 impl Config {
     /// Reads, parses and validates the file at `path`, collecting every problem found.
+    /// Relative paths in it are resolved against the file's directory.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-        Self::parse(path, &Self::read(path)?)
+        Self::parse(path, &Self::read(path)?)?.resolve_paths(path)
     }
 
     /// Like [`Config::load`], and also requires what delivering alerts needs (`run`, `once`,
     /// `check`): every watch has recipients. All problems are reported together.
     pub fn load_for_delivery(path: &Path) -> Result<Config, ConfigErrors> {
-        Self::parse_for_delivery(path, &Self::read(path)?)
+        Self::parse_for_delivery(path, &Self::read(path)?)?.resolve_paths(path)
     }
 
     fn read(path: &Path) -> Result<String, ConfigErrors> {
@@ -414,8 +417,8 @@ impl Config {
         })
     }
 
-    /// Parses and validates configuration text; `path` is used in messages only. Enough for
-    /// matching: `test-rule` accepts a config of only `[lists]` and `[[watch]]`.
+    /// Parses and validates configuration text; `path` is used in messages only (relative
+    /// paths stay as written: [`Config::load`] resolves them). Enough for matching: `test-rule` accepts a config of only `[lists]` and `[[watch]]`.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         Self::parse_as(path, text, false)
     }
