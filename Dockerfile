@@ -15,6 +15,7 @@ COPY src ./src
 COPY migrations ./migrations
 COPY data ./data
 COPY benches ./benches
+COPY vendor ./vendor
 RUN cargo build --release --locked && strip target/release/newswatch
 
 FROM debian:bookworm-slim
