@@ -555,3 +555,52 @@ async fn an_ingest_under_a_lost_lease_writes_nothing() {
         assert_eq!(feed.consecutive_errors, 0);
     }
 }
+
+/// A database made before schedules were kept in milliseconds keeps its schedule through the
+/// upgrade: a feed due at a second is due at that second's first millisecond, and a feed held
+/// back "for ever" stays so (no overflow).
+#[tokio::test]
+async fn an_upgraded_database_keeps_its_feeds_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in backends(&dir).await {
+        let (all, last_in_seconds) = match Backend::of_url(&url) {
+            Some(Backend::Sqlite) => (sqlx::migrate!("migrations/sqlite"), 3),
+            _ => (sqlx::migrate!("migrations/postgres"), 2),
+        };
+        let before = sqlx::migrate::Migrator::with_migrations(
+            all.iter()
+                .filter(|m| m.version <= last_in_seconds)
+                .cloned()
+                .collect(),
+        );
+        let insert = "INSERT INTO feeds (name, config_url, url, active, next_poll_at, lease_until)
+                      VALUES ('due', 'u1', 'u1', TRUE, 1700000000, 1700000100),
+                             ('held', 'u2', 'u2', TRUE, 4611686018427387903, NULL)";
+        if url.starts_with("sqlite") {
+            let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+            let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true))
+                .await
+                .unwrap();
+            before.run(&pool).await.unwrap();
+            sqlx::query(insert).execute(&pool).await.unwrap();
+            pool.close().await;
+        } else {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            before.run(&pool).await.unwrap();
+            sqlx::query(insert).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+        let store = Store::open(&url, None).await.unwrap();
+        let feeds = store.feeds().await.unwrap();
+        let by_name = |name: &str| feeds.iter().find(|f| f.name == name).unwrap();
+        assert_eq!(by_name("due").next_poll_at_ms, 1_700_000_000_000);
+        assert_eq!(by_name("held").next_poll_at_ms, i64::MAX);
+        let lease: Option<i64> = on_pool!(store, pool, sql => sqlx::query_scalar(
+            "SELECT lease_until_ms FROM feeds WHERE name = 'due'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap());
+        assert_eq!(lease, Some(1_700_000_100_000));
+    }
+}
