@@ -48,13 +48,23 @@ pub struct Config {
     compiled: Option<std::sync::Arc<WatchSet>>,
 }
 
-/// The file a configuration came from and its text, kept to point at lines in messages.
-#[derive(Debug, Clone, Default)]
+/// The file a configuration came from and its text, kept to point at lines in messages. Its
+/// `Debug` shows the path, not the text (which may hold a password).
+#[derive(Clone, Default)]
 pub struct ConfigSource {
     pub path: PathBuf,
     text: String,
     /// Built on the first message about the text, then shared by every later one.
     index: std::sync::OnceLock<diagnostic::SourceIndex>,
+}
+
+impl std::fmt::Debug for ConfigSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigSource")
+            .field("path", &self.path)
+            .field("bytes", &self.text.len())
+            .finish()
+    }
 }
 
 impl ConfigSource {
@@ -77,7 +87,8 @@ impl ConfigSource {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// `[database]`. Its `Debug` shows the URL without its password.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite://path/to/file.db` (a relative path is relative to the configuration file's
@@ -88,6 +99,15 @@ pub struct DatabaseConfig {
     /// Connections in the pool; `None`: 8 for PostgreSQL, 4 for SQLite.
     #[serde(default)]
     pub max_connections: Option<u32>,
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &crate::store::redacted_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
 }
 
 impl DatabaseConfig {
@@ -293,7 +313,8 @@ impl SmtpSecurity {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// `[email.smtp]`. Its `Debug` shows no password, so that no log or panic message can.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
     pub host: String,
@@ -320,6 +341,23 @@ pub struct SmtpConfig {
     pub allow_insecure_auth: bool,
     #[serde(default = "SmtpConfig::default_timeout")]
     pub timeout: HumanDuration,
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("password_env", &self.password_env)
+            .field("password_file", &self.password_file)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("ca_file", &self.ca_file)
+            .field("allow_insecure_auth", &self.allow_insecure_auth)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl SmtpConfig {

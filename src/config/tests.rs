@@ -183,11 +183,18 @@ fn smtp_transport_needs_its_table_and_one_password_source() {
 #[test]
 fn a_password_in_the_file_is_a_warning() {
     let text =
-        format!("{VALID}\n[email.smtp]\nhost = \"h\"\nusername = \"u\"\npassword = \"s3cret\"\n");
+        format!("{VALID}\n[email.smtp]\nhost = \"h\"\nusername = \"u\"\npassword = \"s3cret\"\n")
+            .replace("sqlite://test.db", "postgres://u:s3cret@db.example/news");
     let config = Config::parse(Path::new("c.toml"), &text).unwrap();
     let warnings = config.warnings();
     assert_eq!(warnings.len(), 1);
     assert!(!warnings[0].to_string().contains("s3cret"));
+    let shown = format!("{config:?}");
+    assert!(shown.contains("host: \"h\""), "{shown}");
+    assert!(
+        !shown.contains("s3cret"),
+        "a debug print of the config shows no password: {shown}"
+    );
 }
 
 #[test]
