@@ -2,11 +2,11 @@
 //! library; the subcommands in `cli/` only load, call and print.
 
 mod cli;
+mod logging;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let args = cli::Args::parse();
@@ -15,14 +15,7 @@ fn main() -> ExitCode {
     } else {
         "warn"
     };
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    logging::init(args.log_format.map(Into::into), default_filter);
     // One TLS provider for reqwest, lettre and sqlx; building a client panics without it.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -31,7 +24,7 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            logging::print_error(format_args!("cannot start the async runtime: {e}"));
             return ExitCode::from(1);
         }
     };

@@ -7,15 +7,12 @@ use newswatch::alert::Mailer;
 use newswatch::config::Config;
 use newswatch::wording::plural;
 
-use super::{EXIT_CONFIG, compile_watches, print_config_errors};
+use super::{compile_watches, loaded};
 
 pub fn run(path: &Path) -> ExitCode {
-    let config = match Config::load_for_delivery(path) {
+    let config = match loaded(Config::load_for_delivery(path)) {
         Ok(config) => config,
-        Err(errors) => {
-            print_config_errors(&errors);
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(code) => return code,
     };
     for warning in config.warnings() {
         eprintln!("{}\n", warning.warning());

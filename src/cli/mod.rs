@@ -37,7 +37,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use newswatch::config::{Config, ConfigErrors};
+use newswatch::config::{Config, LogFormat};
 use newswatch::log_text::untrusted;
 use newswatch::rules::WatchSet;
 use newswatch::store::Store;
@@ -65,8 +65,29 @@ pub struct Args {
         default_value = "config.toml"
     )]
     pub config: PathBuf,
+    /// How the log on standard error is written; overrides `[log] format`.
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormatArg>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--log-format`: the values of [`LogFormat`], for clap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormatArg {
+    /// One line per event, for people.
+    Text,
+    /// One JSON object per line, for a log collector.
+    Json,
+}
+
+impl From<LogFormatArg> for LogFormat {
+    fn from(format: LogFormatArg) -> Self {
+        match format {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,19 +144,24 @@ pub async fn run(args: Args) -> ExitCode {
     }
 }
 
-/// Loads the configuration or prints why it cannot be used.
+/// Loads the configuration (and takes its log format) or prints why it cannot be used.
 fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
-    Config::load(path).map_err(|errors| {
-        print_config_errors(&errors);
-        ExitCode::from(EXIT_CONFIG)
-    })
+    loaded(Config::load(path))
 }
 
-/// Prints every problem of a configuration, formatted first and written at once: standard
-/// error is unbuffered, and 100,000 problems written piece by piece cost millions of writes.
-fn print_config_errors(errors: &ConfigErrors) {
-    let shown = errors.to_string();
-    eprintln!("{shown}");
+/// A loaded configuration's log format is taken from now on; a configuration that did not
+/// load has its problems printed (in the format in effect: text, or `--log-format`'s).
+fn loaded(config: Result<Config, newswatch::config::ConfigErrors>) -> Result<Config, ExitCode> {
+    match config {
+        Ok(config) => {
+            crate::logging::use_config_format(config.log.format);
+            Ok(config)
+        }
+        Err(errors) => {
+            crate::logging::print_config_errors(&errors);
+            Err(ExitCode::from(EXIT_CONFIG))
+        }
+    }
 }
 
 /// Compiles the watches or prints every query error.

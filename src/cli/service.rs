@@ -10,8 +10,10 @@ use tracing::{error, info};
 use newswatch::config::Config;
 use newswatch::daemon::{CycleReport, Daemon};
 use newswatch::log_text::untrusted;
+use newswatch::store::redacted_url;
 
-use super::{EXIT_CONFIG, EXIT_FAILURE, EXIT_INTERRUPTED, print_config_errors};
+use super::{EXIT_FAILURE, EXIT_INTERRUPTED, loaded};
+use crate::logging::{print_error, print_warning};
 
 /// The signal that asked for a stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,22 +71,35 @@ async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
     }
 }
 
-async fn start(path: &Path) -> Result<std::sync::Arc<Daemon>, ExitCode> {
-    let config = Config::load_for_delivery(path).map_err(|errors| {
-        print_config_errors(&errors);
-        ExitCode::from(EXIT_CONFIG)
-    })?;
+/// Loads the configuration, says what `command` is starting with, and starts the daemon.
+async fn start(path: &Path, command: &str) -> Result<std::sync::Arc<Daemon>, ExitCode> {
+    let config = loaded(Config::load_for_delivery(path))?;
+    log_start(&config, command);
     for warning in config.warnings() {
         tracing::warn!("{}", warning.warning());
     }
     Daemon::start(&config).await.map_err(|e| {
-        eprintln!("error: {e}");
+        print_error(e);
         ExitCode::from(EXIT_FAILURE)
     })
 }
 
+/// The start-up line: which version runs with how much, where it stores and how it mails,
+/// so that a log read later (or another instance's) tells what this process was. The
+/// database URL's password is never shown.
+fn log_start(config: &Config, command: &str) {
+    info!(
+        version = env!("CARGO_PKG_VERSION"),
+        feeds = config.feeds().count(),
+        watches = config.watches().count(),
+        database = %untrusted(redacted_url(&config.database.url)),
+        mail = config.email.transport.name(),
+        "newswatch {command} starting"
+    );
+}
+
 pub async fn run(path: &Path) -> ExitCode {
-    let daemon = match start(path).await {
+    let daemon = match start(path, "run").await {
         Ok(daemon) => daemon,
         Err(code) => return code,
     };
@@ -97,14 +112,14 @@ pub async fn run(path: &Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            print_error(e);
             ExitCode::from(EXIT_FAILURE)
         }
     }
 }
 
 pub async fn once(path: &Path) -> ExitCode {
-    let daemon = match start(path).await {
+    let daemon = match start(path, "once").await {
         Ok(daemon) => daemon,
         Err(code) => return code,
     };
@@ -126,7 +141,7 @@ pub async fn once(path: &Path) -> ExitCode {
             once_exit_code(&report, stopped_by.get().copied())
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            print_error(e);
             ExitCode::from(EXIT_FAILURE)
         }
     }
@@ -137,23 +152,22 @@ pub async fn once(path: &Path) -> ExitCode {
 /// polled; some feeds failing is logged and recorded, and exits 0).
 fn once_exit_code(report: &CycleReport, stopped_by: Option<StopSignal>) -> ExitCode {
     if stopped_by == Some(StopSignal::Interrupt) {
-        eprintln!("interrupted by SIGINT before the end of the cycle");
+        print_warning("interrupted by SIGINT before the end of the cycle");
         return ExitCode::from(EXIT_INTERRUPTED);
     }
     if let Some(reason) = &report.mail_unavailable {
-        eprintln!(
-            "error: the mail server could not be used ({}); the alerts stay \
-             queued for the next run",
+        print_error(format_args!(
+            "the mail server could not be used ({}); the alerts stay queued for the next run",
             untrusted(reason)
-        );
+        ));
         return ExitCode::from(EXIT_FAILURE);
     }
     // Feeds stopped by SIGTERM count as failed without having failed.
     if stopped_by.is_none() && report.feeds > 0 && report.failed_feeds == report.feeds {
-        eprintln!(
-            "error: every feed failed ({} of {}); `newswatch feeds` shows why",
+        print_error(format_args!(
+            "every feed failed ({} of {}); `newswatch feeds` shows why",
             report.failed_feeds, report.feeds
-        );
+        ));
         return ExitCode::from(EXIT_FAILURE);
     }
     ExitCode::SUCCESS

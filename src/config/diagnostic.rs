@@ -94,6 +94,12 @@ impl ConfigError {
         Self::at(source, file_span, message, &rule.help)
     }
 
+    /// The offending line as shown under the message (passwords hidden), for a log format
+    /// that has no room for the caret.
+    pub fn line_text(&self) -> Option<&str> {
+        self.snippet.as_ref().map(|(line, _)| line.as_str())
+    }
+
     /// Marks this problem as a warning.
     pub fn warning(mut self) -> Self {
         self.severity = Severity::Warning;

@@ -34,6 +34,8 @@ pub struct Config {
     #[serde(default)]
     pub email: EmailConfig,
     #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
     pub lists: BTreeMap<String, Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     pub feeds: Vec<Spanned<FeedConfig>>,
@@ -218,6 +220,27 @@ impl Default for PollingConfig {
     }
 }
 
+/// `[log]`: how the daemon's log on standard error is written. Its own section because it is
+/// read by whoever collects the log (journald, a log shipper), not by the pipeline.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `--log-format` overrides it.
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+/// How each log event is written: a line for people, or a JSON object for a log collector.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One line per event: time, level, spans, message and fields.
+    #[default]
+    Text,
+    /// One JSON object per line, with the event's fields and those of its spans.
+    Json,
+}
+
 /// How alert mail leaves the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -228,6 +251,17 @@ pub enum Transport {
     Smtp,
     /// The local MTA's `sendmail` command.
     Sendmail,
+}
+
+impl Transport {
+    /// The name written in the configuration (`transport = "smtp"`), for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::File => "file",
+            Transport::Smtp => "smtp",
+            Transport::Sendmail => "sendmail",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -474,3 +474,31 @@ fn a_blank_that_would_break_the_file_ends_recovery_after_its_error() {
     );
     assert!(shown[1].contains("unknown field `mood`"), "{shown:#?}");
 }
+
+#[test]
+fn the_log_format_is_text_by_default_json_on_request_and_nothing_else() {
+    let config = Config::parse(Path::new("c.toml"), VALID).unwrap();
+    assert_eq!(config.log.format, LogFormat::Text);
+    let json = format!("{VALID}\n[log]\nformat = \"json\"\n");
+    let config = Config::parse(Path::new("c.toml"), &json).unwrap();
+    assert_eq!(config.log.format, LogFormat::Json);
+
+    let yaml = format!("{VALID}\n[log]\nformat = \"yaml\"\n");
+    let errors = errors_of(&yaml);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let line = yaml.lines().position(|l| l == "format = \"yaml\"").unwrap() + 1;
+    let shown = errors[0].to_string();
+    assert_eq!(errors[0].line, line, "{shown}");
+    assert!(
+        shown.starts_with(&format!("config.toml:{line}:")) && shown.contains("format = \"yaml\""),
+        "{shown}"
+    );
+    let unknown = format!("{VALID}\n[log]\nformat = \"json\"\nlevel = \"debug\"\n");
+    let errors = errors_of(&unknown);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].message.contains("unknown field `level`"),
+        "{}",
+        errors[0]
+    );
+}

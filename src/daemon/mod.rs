@@ -14,7 +14,7 @@ use lettre::message::Mailbox;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::alert::{Mailer, Notifier, RetryPolicy, WatchBatching, message_id_domain};
 use crate::config::Config;
@@ -812,15 +812,26 @@ impl Daemon {
                     if report.alerts_queued > 0 || report.batched > 0 {
                         self.alerts_queued.notify_one();
                     }
-                    info!(
-                        status = if not_modified { "not modified" } else { "ok" },
-                        entries = report.articles,
-                        new = report.new_articles,
-                        alerts = report.alerts_queued,
-                        for_digests_or_summaries = report.batched,
-                        ms = started.elapsed().as_millis() as u64,
-                        "polled"
-                    );
+                    // A poll that brought nothing new is routine (most polls of a quiet feed):
+                    // DEBUG, so that the INFO log tells what changed.
+                    macro_rules! polled {
+                        ($level:ident) => {
+                            $level!(
+                                status = if not_modified { "not modified" } else { "ok" },
+                                entries = report.articles,
+                                new = report.new_articles,
+                                alerts = report.alerts_queued,
+                                for_digests_or_summaries = report.batched,
+                                ms = started.elapsed().as_millis() as u64,
+                                "polled"
+                            )
+                        };
+                    }
+                    if not_modified || report.new_articles == 0 {
+                        polled!(debug);
+                    } else {
+                        polled!(info);
+                    }
                     Ok(PollSummary {
                         ok: true,
                         new_articles: report.new_articles,
