@@ -10,8 +10,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Args::parse();
+    // PostgreSQL's NOTICEs (the schema check at every start says "already exists") are not
+    // news for an operator; a warning from the server still shows.
     let default_filter = if args.command.is_service() {
-        "info"
+        "info,sqlx::postgres::notice=warn"
     } else {
         "warn"
     };

@@ -938,6 +938,31 @@ fn first_poll_window_and_max_age() {
 
 /// The file transport writes one readable RFC 5322 file per alert, never twice; the
 /// Message-ID of an alert is the same whoever computes it.
+/// The database's chatter is not in the log at the default level: PostgreSQL answers the
+/// schema check made at every start with a NOTICE ("relation already exists"), which an operator
+/// would read as a problem. (SQLite sends none; the test means something on PostgreSQL.)
+#[test]
+fn a_second_start_logs_no_database_notices() {
+    let server = FeedServer::start();
+    server.serve(
+        "/feed.xml",
+        Route::rss(rss(&[Item::new("n1", "Weather: snow in Moscow")])),
+    );
+    let feeds = [("Feed", server.url("/feed.xml"))];
+    let env = Env::new(Delivery::File).feeds(&feeds);
+    env.once();
+    // At the default level: the environment the tests set otherwise says `RUST_LOG=info`.
+    let second = env
+        .command(&env.config, &["once"])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run newswatch once");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{stderr}");
+    assert!(stderr.contains("cycle done"), "{stderr}");
+    assert!(!stderr.contains("already exists"), "{stderr}");
+}
+
 #[test]
 fn file_transport_writes_one_eml_per_alert() {
     let titles = [
