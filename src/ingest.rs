@@ -14,8 +14,9 @@ use chrono::{DateTime, Utc};
 use crate::alert::article_message_id;
 use crate::alert::batch::hour_start;
 use crate::article::Article;
+use crate::metrics::Metrics;
 use crate::rules::{WatchMatch, WatchSet};
-use crate::store::{IngestTx, MatchDelivery, NewMatch, PollRecord, Store, StoreError};
+use crate::store::{AlertKind, IngestTx, MatchDelivery, NewMatch, PollRecord, Store, StoreError};
 
 /// The age limits on alerting.
 #[derive(Debug, Clone, Copy)]
@@ -92,14 +93,21 @@ pub struct Ingestor {
     watches: Arc<WatchSet>,
     targets: WatchTargets,
     window: AlertWindow,
+    metrics: Arc<Metrics>,
 }
 
 impl Ingestor {
-    pub fn new(watches: Arc<WatchSet>, targets: WatchTargets, window: AlertWindow) -> Self {
+    pub fn new(
+        watches: Arc<WatchSet>,
+        targets: WatchTargets,
+        window: AlertWindow,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             watches,
             targets,
             window,
+            metrics,
         }
     }
 
@@ -140,6 +148,8 @@ impl Ingestor {
             .collect();
         let expect_new_articles = articles.iter().any(|a| !known.contains(&a.identity));
         let mut tx = store.begin_ingest(feed.lease, expect_new_articles).await?;
+        // Counted once the transaction commits: (watch, whether an immediate alert was queued).
+        let mut recorded: Vec<(&str, bool)> = Vec::new();
         let stored = tx
             .insert_articles(feed.feed_id, &articles, timestamp)
             .await?;
@@ -175,9 +185,11 @@ impl Ingestor {
                     delivery,
                     recipients: target.recipients,
                 };
-                if tx.record_match(article_id, &record, timestamp).await? {
+                let queued = tx.record_match(article_id, &record, timestamp).await?;
+                if queued {
                     report.alerts_queued += 1;
                 }
+                recorded.push((watch, queued));
                 if matches!(delivery, MatchDelivery::Digest | MatchDelivery::Overflow) {
                     report.batched += 1;
                 }
@@ -203,6 +215,13 @@ impl Ingestor {
         };
         tx.record_poll(&poll, timestamp).await?;
         tx.commit().await?;
+        self.metrics.articles_ingested(report.new_articles);
+        for (watch, queued) in recorded {
+            self.metrics.matched(watch);
+            if queued {
+                self.metrics.alert_queued(AlertKind::Article.as_str());
+            }
+        }
         Ok(report)
     }
 
@@ -211,7 +230,10 @@ impl Ingestor {
             return Vec::new();
         }
         let document = self.watches.analyze(&article.view(feed.labels));
-        self.watches.matches(&document).matches
+        let outcome = self.watches.matches(&document);
+        self.metrics
+            .presearch(outcome.candidates, outcome.matches.len());
+        outcome.matches
     }
 
     /// How a new match of `watch` is delivered: not at all when it may not alert, in the next

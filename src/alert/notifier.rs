@@ -5,6 +5,7 @@
 //! loudly, without holding back the others. A server that cannot be reached or stalls ends the
 //! pass and pauses delivery with the same backoff, so one hung server costs one timeout.
 
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -19,6 +20,7 @@ use super::transport::{DeliveryError, MailSession, Mailer, OutgoingMail, Recipie
 use super::{batch_message_id, message_id_domain, short_hash};
 use crate::config::{DigestSchedule, EmailConfig};
 use crate::log_text::untrusted;
+use crate::metrics::{DeliveryOutcome, Metrics};
 use crate::rules::Hit;
 use crate::store::{
     AlertDetail, AlertKind, AlertStatus, BatchItem, Claimant, MatchDelivery, NewBatch, SentRecord,
@@ -103,12 +105,14 @@ pub struct Notifier {
     mailer: Mailer,
     from: Mailbox,
     policy: RetryPolicy,
-    watches: Vec<WatchBatching>,
+    /// Replaced whole by a configuration reload.
+    watches: RwLock<Arc<Vec<WatchBatching>>>,
     /// Recipients the server accepted whose "sent" could not be recorded (a database error):
     /// recorded before anything claimed is queued again, so they are not sent twice.
     sent_unrecorded: std::sync::Mutex<Vec<SentRecord>>,
     /// Set while the mail server is unavailable: no pass starts before its end.
     pause: std::sync::Mutex<ServerPause>,
+    metrics: Arc<Metrics>,
 }
 
 /// Alerts claimed per round trip to the database: few, so that a process that dies strands
@@ -123,6 +127,7 @@ impl Notifier {
         from: Mailbox,
         policy: RetryPolicy,
         watches: Vec<WatchBatching>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             store,
@@ -130,10 +135,21 @@ impl Notifier {
             mailer,
             from,
             policy,
-            watches,
+            watches: RwLock::new(Arc::new(watches)),
             sent_unrecorded: std::sync::Mutex::new(Vec::new()),
             pause: std::sync::Mutex::new(ServerPause::default()),
+            metrics,
         }
+    }
+
+    /// The watches as the configuration now defines them.
+    fn watches(&self) -> Arc<Vec<WatchBatching>> {
+        Arc::clone(&self.watches.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// A reloaded configuration's watches: batches are gathered by these from now on.
+    pub fn set_watches(&self, watches: Vec<WatchBatching>) {
+        *self.watches.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(watches);
     }
 
     /// When delivery may start again after the mail server was unavailable (`None`: now).
@@ -194,8 +210,9 @@ impl Notifier {
         let now = Utc::now();
         let domain = message_id_domain(&self.from);
         let mut created = 0;
+        let watches = self.watches();
         for pending in self.store.pending_batches().await? {
-            let Some(watch) = self.watches.iter().find(|w| w.name == pending.watch) else {
+            let Some(watch) = watches.iter().find(|w| w.name == pending.watch) else {
                 continue;
             };
             let boundary = self.boundary(watch, pending.delivery, now);
@@ -213,6 +230,7 @@ impl Notifier {
             };
             if let Some(alert) = self.store.create_batch(&batch, now.timestamp()).await? {
                 info!(watch = %watch.name, alert, kind, "batch alert queued");
+                self.metrics.alert_queued(kind);
                 created += 1;
             }
         }
@@ -223,8 +241,9 @@ impl Notifier {
     pub async fn next_batch_due(&self) -> Result<Option<i64>, StoreError> {
         let now = Utc::now();
         let mut next: Option<i64> = None;
+        let watches = self.watches();
         for pending in self.store.pending_batches().await? {
-            let Some(watch) = self.watches.iter().find(|w| w.name == pending.watch) else {
+            let Some(watch) = watches.iter().find(|w| w.name == pending.watch) else {
                 continue;
             };
             let due = match (&watch.digest, pending.delivery) {
@@ -313,6 +332,7 @@ impl Notifier {
             warn!(
                 "lost the claim on this alert (its lease expired and another process took it); not sending it"
             );
+            self.metrics.lease_lost("alert");
             return Ok(Flow::Continue);
         }
         let prepared = match recipients(&alert) {
@@ -333,6 +353,8 @@ impl Notifier {
                 error!(error = %untrusted(&e), "alert cannot be sent; marked failed");
                 self.store.mark_failed(alert.id, &e).await?;
                 report.failed += 1;
+                self.metrics
+                    .delivery(DeliveryOutcome::Failed, started.elapsed());
                 return Ok(Flow::Continue);
             }
         };
@@ -424,18 +446,29 @@ impl Notifier {
                     warn!(error = %untrusted(&reason), attempts, retry_in_s = retry_at - now(), "delivery failed; will retry");
                     self.store.mark_retry(alert.id, &reason, retry_at).await?;
                     report.retried += 1;
+                    self.metrics
+                        .delivery(DeliveryOutcome::Retry, started.elapsed());
                 }
                 None => {
                     error!(error = %untrusted(&reason), attempts, "delivery kept failing; alert given up");
                     self.store.mark_failed(alert.id, &reason).await?;
                     report.failed += 1;
+                    self.metrics
+                        .delivery(DeliveryOutcome::Failed, started.elapsed());
                 }
             }
         } else {
-            match self.store.finish_alert(alert.id).await? {
-                AlertStatus::Failed => report.failed += 1,
-                _ => report.sent += 1,
-            }
+            let outcome = match self.store.finish_alert(alert.id).await? {
+                AlertStatus::Failed => {
+                    report.failed += 1;
+                    DeliveryOutcome::Failed
+                }
+                _ => {
+                    report.sent += 1;
+                    DeliveryOutcome::Sent
+                }
+            };
+            self.metrics.delivery(outcome, started.elapsed());
         }
         if !accepted.is_empty() {
             info!(

@@ -26,6 +26,7 @@ mod alerts;
 mod backtest;
 mod check;
 mod feeds;
+mod healthcheck;
 mod import_opml;
 mod instances;
 mod migrate_db;
@@ -92,8 +93,13 @@ impl From<LogFormatArg> for LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the daemon: poll feeds on their intervals and deliver alerts until SIGTERM or SIGINT.
-    Run,
+    /// Run the daemon: poll feeds on their intervals and deliver alerts until SIGTERM or SIGINT;
+    /// SIGHUP or a change to the configuration file reloads it.
+    Run {
+        /// Reload the configuration on SIGHUP only, not when the file changes.
+        #[arg(long)]
+        no_watch: bool,
+    },
     /// Poll every feed once, ingest, match, deliver the alerts that are due, and exit.
     Once,
     /// Validate the configuration and compile every watch; print every problem found.
@@ -120,12 +126,14 @@ pub enum Command {
     },
     /// Copy the configured SQLite database into an empty PostgreSQL database.
     MigrateDb(migrate_db::MigrateDbArgs),
+    /// Ask the running daemon's /healthz (at [http] listen); exit 0 when it is healthy.
+    Healthcheck,
 }
 
 impl Command {
     /// Commands that run the pipeline and log their progress by default.
     pub fn is_service(&self) -> bool {
-        matches!(self, Command::Run | Command::Once)
+        matches!(self, Command::Run { .. } | Command::Once)
     }
 }
 
@@ -133,7 +141,7 @@ pub async fn run(args: Args) -> ExitCode {
     match &args.command {
         Command::Check => check::run(&args.config),
         Command::TestRule(test) => test_rule::run(&args.config, test).await,
-        Command::Run => service::run(&args.config).await,
+        Command::Run { no_watch } => service::run(&args.config, !*no_watch).await,
         Command::Once => service::once(&args.config).await,
         Command::Feeds { json } => feeds::run(&args.config, *json).await,
         Command::Backtest(backtest) => backtest::run(&args.config, backtest).await,
@@ -141,6 +149,7 @@ pub async fn run(args: Args) -> ExitCode {
         Command::ImportOpml(import) => import_opml::run(&args.config, import),
         Command::Instances { json } => instances::run(&args.config, *json).await,
         Command::MigrateDb(migrate) => migrate_db::run(&args.config, migrate).await,
+        Command::Healthcheck => healthcheck::run(&args.config).await,
     }
 }
 

@@ -3,14 +3,16 @@
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
 use newswatch::config::Config;
-use newswatch::daemon::{CycleReport, Daemon};
+use newswatch::daemon::{CycleReport, Daemon, ReloadTriggers};
 use newswatch::log_text::untrusted;
 use newswatch::store::redacted_url;
+use newswatch::{http, systemd};
 
 use super::{EXIT_FAILURE, EXIT_INTERRUPTED, loaded};
 use crate::logging::{print_error, print_warning};
@@ -48,6 +50,7 @@ fn cancel_on_signal(token: CancellationToken) -> Arc<OnceLock<StopSignal>> {
                 StopSignal::Interrupt => info!("SIGINT received; finishing the work in hand"),
                 StopSignal::Terminate => info!("SIGTERM received; finishing the work in hand"),
             }
+            systemd::stopping();
             let _ = cell.set(stop);
             token.cancel();
         });
@@ -72,16 +75,17 @@ async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
 }
 
 /// Loads the configuration, says what `command` is starting with, and starts the daemon.
-async fn start(path: &Path, command: &str) -> Result<std::sync::Arc<Daemon>, ExitCode> {
+async fn start(path: &Path, command: &str) -> Result<(Arc<Daemon>, Config), ExitCode> {
     let config = loaded(Config::load_for_delivery(path))?;
     log_start(&config, command);
     for warning in config.warnings() {
         tracing::warn!("{}", warning.warning());
     }
-    Daemon::start(&config).await.map_err(|e| {
+    let daemon = Daemon::start(&config).await.map_err(|e| {
         print_error(e);
         ExitCode::from(EXIT_FAILURE)
-    })
+    })?;
+    Ok((daemon, config))
 }
 
 /// The start-up line: which version runs with how much, where it stores and how it mails,
@@ -98,15 +102,49 @@ fn log_start(config: &Config, command: &str) {
     );
 }
 
-pub async fn run(path: &Path) -> ExitCode {
-    let daemon = match start(path, "run").await {
-        Ok(daemon) => daemon,
+/// How often systemd's status line is brought up to date.
+const STATUS_EVERY: Duration = Duration::from_secs(30);
+
+pub async fn run(path: &Path, watch_file: bool) -> ExitCode {
+    let (daemon, config) = match start(path, "run").await {
+        Ok(started) => started,
         Err(code) => return code,
     };
+    // Listening before the daemon says it is ready: a SIGHUP or a stop from then on is
+    // handled, never the default kill.
+    let reloads = ReloadTriggers::install(path, watch_file);
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
+    let endpoint_stop = CancellationToken::new();
+    let endpoint = match config.http.listen_addr() {
+        Some(addr) => match http::bind(addr).await {
+            Ok(listener) => {
+                info!(address = %addr, "serving /metrics, /healthz and /readyz");
+                Some(tokio::spawn(http::serve(
+                    listener,
+                    Arc::clone(&daemon),
+                    shutdown.clone(),
+                    endpoint_stop.clone(),
+                )))
+            }
+            Err(e) => {
+                print_error(e);
+                daemon.store().close().await;
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        },
+        None => None,
+    };
+    tokio::spawn(Arc::clone(&daemon).reload_on_request(reloads, shutdown.clone()));
+    tokio::spawn(keep_status_current(Arc::clone(&daemon), shutdown.clone()));
+    systemd::ready(&daemon.status_line().await);
     info!("newswatch started");
-    match daemon.run(shutdown).await {
+    let ran = daemon.run(shutdown).await;
+    endpoint_stop.cancel();
+    if let Some(endpoint) = endpoint {
+        let _ = endpoint.await;
+    }
+    match ran {
         Ok(()) => {
             info!("newswatch stopped");
             ExitCode::SUCCESS
@@ -118,9 +156,19 @@ pub async fn run(path: &Path) -> ExitCode {
     }
 }
 
+/// Keeps `systemctl status` showing the feeds and the alerts waiting.
+async fn keep_status_current(daemon: Arc<Daemon>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(STATUS_EVERY) => systemd::status(&daemon.status_line().await),
+        }
+    }
+}
+
 pub async fn once(path: &Path) -> ExitCode {
     let daemon = match start(path, "once").await {
-        Ok(daemon) => daemon,
+        Ok((daemon, _)) => daemon,
         Err(code) => return code,
     };
     let shutdown = CancellationToken::new();

@@ -5,6 +5,7 @@
 //! of the program receives a [`Config`] it can trust.
 
 mod diagnostic;
+mod diff;
 pub mod opml;
 mod paths;
 mod recover;
@@ -12,6 +13,7 @@ mod secrets;
 mod values;
 
 pub use diagnostic::{ConfigError, ConfigErrors};
+pub use diff::{Changes, ConfigDiff};
 pub use values::{ByteSize, HumanDuration, parse_duration};
 
 use std::collections::{BTreeMap, HashSet};
@@ -35,6 +37,8 @@ pub struct Config {
     pub email: EmailConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
     #[serde(default)]
     pub lists: BTreeMap<String, Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
@@ -230,6 +234,23 @@ pub struct LogConfig {
     pub format: LogFormat,
 }
 
+/// `[http]`: the operator's endpoint (`/metrics`, `/healthz`, `/readyz`), served by `run`;
+/// off unless `listen` is set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// An address and port, e.g. "127.0.0.1:9464".
+    #[serde(default)]
+    pub listen: Option<String>,
+}
+
+impl HttpConfig {
+    /// The address to listen on, when set (and valid: `check` rejects one that is not).
+    pub fn listen_addr(&self) -> Option<std::net::SocketAddr> {
+        self.listen.as_deref()?.parse().ok()
+    }
+}
+
 /// How each log event is written: a line for people, or a JSON object for a log collector.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -420,7 +441,7 @@ pub struct FeedConfig {
     pub lang: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WatchConfig {
     pub name: Spanned<String>,
@@ -537,6 +558,7 @@ impl Config {
         self.validate_database(&mut errors);
         self.validate_polling(&mut errors);
         self.validate_email(&mut errors);
+        self.validate_http(&mut errors);
         self.validate_lists(&mut errors);
         self.validate_feeds(&mut errors);
         self.validate_watches(&mut errors);
@@ -565,6 +587,19 @@ impl Config {
                 &["database", "max_connections"],
                 "[database] max_connections must be at least 1".to_string(),
                 "leave it out for the default (8 for PostgreSQL, 4 for SQLite)",
+            ));
+        }
+    }
+
+    fn validate_http(&self, errors: &mut Vec<ConfigError>) {
+        if let Some(listen) = &self.http.listen
+            && self.http.listen_addr().is_none()
+        {
+            errors.push(ConfigError::key(
+                &self.source,
+                &["http", "listen"],
+                format!("[http] listen {listen:?} is not an IP address and port"),
+                "e.g. \"127.0.0.1:9464\" (this machine only) or \"0.0.0.0:9464\" (every interface)",
             ));
         }
     }

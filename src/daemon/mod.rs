@@ -2,11 +2,13 @@
 //! fetch and ingest within concurrency limits (overall and per host), a notifier that drains
 //! the outbox, and shutdown on a signal that lets the work in hand finish.
 
+mod heartbeat;
 mod queue;
+mod reload;
 pub mod schedule;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -21,8 +23,14 @@ use crate::config::Config;
 use crate::feed::{self, FetchRequest, FetchSettings, Fetcher, PolledContent};
 use crate::ingest::{AlertWindow, FeedContext, Ingestor, WatchDelivery, WatchTargets};
 use crate::log_text::untrusted;
+use crate::metrics::{self, Metrics};
+use crate::rules::WatchSet;
 use crate::store::{Claimant, FeedSpec, Instance, PollRecord, QueuedFeed, Store, StoreError};
+use crate::systemd;
+use crate::wording::plural;
+pub use heartbeat::Heartbeat;
 use queue::{Host, PollQueue, host_of};
+pub use reload::ReloadTriggers;
 use schedule::Schedule;
 
 /// Why the daemon could not start or go on.
@@ -57,6 +65,16 @@ fn min_scan_gap(shortest_interval: Option<Duration>) -> Duration {
     shortest_interval.map_or(Duration::from_secs(1), |interval| {
         (interval / 30).clamp(Duration::from_millis(50), Duration::from_secs(1))
     })
+}
+
+/// How often the scheduler loop proves it is alive: every [`heartbeat::BEAT_EVERY`], or more
+/// often when systemd's watchdog wants it (half its timeout).
+fn beat_interval() -> Duration {
+    systemd::watchdog_timeout()
+        .map_or(heartbeat::BEAT_EVERY, |timeout| {
+            (timeout / 2).min(heartbeat::BEAT_EVERY)
+        })
+        .max(Duration::from_millis(100))
 }
 
 /// The longest: a look at least this often sees feeds another instance's config added.
@@ -285,26 +303,111 @@ pub struct CycleReport {
     pub mail_unavailable: Option<String>,
 }
 
+/// What a configuration reload replaces whole: everything a poll reads from the
+/// configuration. A poll keeps the one it started with.
+struct Pipeline {
+    feeds: HashMap<String, FeedSettings>,
+    ingestor: Ingestor,
+    schedule: Schedule,
+    /// See [`min_scan_gap`].
+    min_scan_gap: Duration,
+}
+
+impl Pipeline {
+    fn new(
+        config: &Config,
+        watches: Arc<WatchSet>,
+        message_id_domain: &str,
+        metrics: &Arc<Metrics>,
+    ) -> Pipeline {
+        let targets = WatchTargets {
+            watches: config
+                .watches()
+                .map(|w| WatchDelivery {
+                    recipients: w.recipients(),
+                    digest: w.digest_schedule().is_some(),
+                    max_per_hour: w.max_per_hour,
+                })
+                .collect(),
+            message_id_domain: message_id_domain.to_string(),
+        };
+        let window = AlertWindow {
+            first_poll_window: config.polling.first_poll_window.0,
+            max_age: config.polling.max_age.0,
+        };
+        let feeds: HashMap<String, FeedSettings> = config
+            .feeds()
+            .map(|f| {
+                let mut labels = vec![f.name().to_string()];
+                labels.extend(f.tags.iter().cloned());
+                let settings = FeedSettings {
+                    interval: config.feed_interval(f),
+                    labels,
+                    lang: f.lang.clone(),
+                };
+                (f.name().to_string(), settings)
+            })
+            .collect();
+        Pipeline {
+            ingestor: Ingestor::new(watches, targets, window, Arc::clone(metrics)),
+            schedule: Schedule {
+                max_interval: config.polling.max_interval.0,
+                max_backoff: config.polling.max_backoff.0,
+            },
+            min_scan_gap: min_scan_gap(feeds.values().map(|f| f.interval).min()),
+            feeds,
+        }
+    }
+}
+
+/// What the notifier gathers batch alerts by, per watch.
+fn watch_batching(config: &Config) -> Vec<WatchBatching> {
+    config
+        .watches()
+        .map(|w| WatchBatching {
+            name: w.name().to_string(),
+            recipients: w.recipients(),
+            digest: w.digest_schedule(),
+        })
+        .collect()
+}
+
+/// The feeds the database should poll, per the configuration.
+fn feed_specs(config: &Config) -> Vec<FeedSpec> {
+    config
+        .feeds()
+        .map(|f| FeedSpec {
+            name: f.name().to_string(),
+            url: f.url().to_string(),
+        })
+        .collect()
+}
+
 /// The running pipeline.
 pub struct Daemon {
     store: Store,
     fetcher: Fetcher,
-    ingestor: Ingestor,
     notifier: Notifier,
-    schedule: Schedule,
-    feeds: HashMap<String, FeedSettings>,
+    pipeline: RwLock<Arc<Pipeline>>,
+    /// The configuration running now, to tell what a reload changes.
+    config: Mutex<Arc<Config>>,
+    /// Serialises reloads (a signal and a file change at once).
+    reloading: tokio::sync::Mutex<()>,
+    message_id_domain: String,
     /// Polls at once, all hosts together (`[polling] concurrency`).
     concurrency: usize,
     /// Fetches at once from one host (`[polling] per_host`).
     per_host_limit: usize,
-    /// See [`min_scan_gap`].
-    min_scan_gap: Duration,
     /// Wakes the notifier when an ingest queued alerts.
     alerts_queued: Notify,
-    /// This process, as registered in the database.
-    instance: Instance,
+    /// Wakes the scheduler to look at the schedule now (a reload added feeds).
+    rescan: Notify,
+    /// This process, as registered in the database (its fingerprint follows reloads).
+    instance: Mutex<Instance>,
     /// This process's claims on feed polls, which outlast the longest legitimate poll.
     feed_claimant: Claimant,
+    metrics: Arc<Metrics>,
+    heartbeat: Heartbeat,
     /// Held while this process polls and delivers: one daemon per SQLite database.
     _lock: Option<std::fs::File>,
 }
@@ -394,14 +497,7 @@ impl Daemon {
             .map_err(|e| DaemonError::Setup(format!("[email] from: {e}")))?;
         let lock = lock_database(&config.database.url)?;
         let store = Store::open(&config.database.url, config.database.max_connections).await?;
-        let specs: Vec<FeedSpec> = config
-            .feeds()
-            .map(|f| FeedSpec {
-                name: f.name().to_string(),
-                url: f.url().to_string(),
-            })
-            .collect();
-        store.sync_feeds(&specs).await?;
+        store.sync_feeds(&feed_specs(config)).await?;
         let instance = Instance::of_this_process(config);
         store.register_instance(&instance).await?;
         warn_about_other_configs(&store, &instance).await?;
@@ -415,34 +511,9 @@ impl Daemon {
             user_agent: config.polling.user_agent.clone(),
         })
         .map_err(|e| DaemonError::Setup(format!("HTTP client: {e}")))?;
-        let targets = WatchTargets {
-            watches: config
-                .watches()
-                .map(|w| WatchDelivery {
-                    recipients: w.recipients(),
-                    digest: w.digest_schedule().is_some(),
-                    max_per_hour: w.max_per_hour,
-                })
-                .collect(),
-            message_id_domain: message_id_domain(&from),
-        };
-        let window = AlertWindow {
-            first_poll_window: config.polling.first_poll_window.0,
-            max_age: config.polling.max_age.0,
-        };
-        let feeds: HashMap<String, FeedSettings> = config
-            .feeds()
-            .map(|f| {
-                let mut labels = vec![f.name().to_string()];
-                labels.extend(f.tags.iter().cloned());
-                let settings = FeedSettings {
-                    interval: config.feed_interval(f),
-                    labels,
-                    lang: f.lang.clone(),
-                };
-                (f.name().to_string(), settings)
-            })
-            .collect();
+        let metrics = Arc::new(Metrics::new());
+        let message_id_domain = message_id_domain(&from);
+        let pipeline = Pipeline::new(config, watches, &message_id_domain, &metrics);
         Ok(Arc::new(Daemon {
             notifier: Notifier::new(
                 store.clone(),
@@ -450,34 +521,81 @@ impl Daemon {
                 mailer,
                 from,
                 RetryPolicy::from_config(&config.email),
-                config
-                    .watches()
-                    .map(|w| WatchBatching {
-                        name: w.name().to_string(),
-                        recipients: w.recipients(),
-                        digest: w.digest_schedule(),
-                    })
-                    .collect(),
+                watch_batching(config),
+                Arc::clone(&metrics),
             ),
-            ingestor: Ingestor::new(watches, targets, window),
+            pipeline: RwLock::new(Arc::new(pipeline)),
+            config: Mutex::new(Arc::new(config.clone())),
+            reloading: tokio::sync::Mutex::new(()),
+            message_id_domain,
             store,
             fetcher,
-            schedule: Schedule {
-                max_interval: config.polling.max_interval.0,
-                max_backoff: config.polling.max_backoff.0,
-            },
-            min_scan_gap: min_scan_gap(feeds.values().map(|f| f.interval).min()),
-            feeds,
             concurrency: config.polling.concurrency,
             per_host_limit: config.polling.per_host,
             alerts_queued: Notify::new(),
+            rescan: Notify::new(),
             feed_claimant: Claimant {
                 owner: instance.id.clone(),
                 lease: config.polling.timeout.0.saturating_mul(2) + Duration::from_secs(30),
             },
-            instance,
+            instance: Mutex::new(instance),
+            metrics,
+            heartbeat: Heartbeat::default(),
             _lock: lock,
         }))
+    }
+
+    /// The configuration in force for polls starting now.
+    fn pipeline(&self) -> Arc<Pipeline> {
+        Arc::clone(&self.pipeline.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// This process as it registers itself.
+    fn instance(&self) -> Instance {
+        self.instance
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The metrics this daemon keeps.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The scheduler loop's proof of life.
+    pub fn heartbeat(&self) -> &Heartbeat {
+        &self.heartbeat
+    }
+
+    /// Reads what the metrics show from the database rather than from this process (the
+    /// outbox, each feed's last success and errors in a row: with several instances, any
+    /// one of them may have polled a feed), just before a scrape.
+    pub async fn refresh_metrics(&self) -> Result<(), StoreError> {
+        let outbox = self.store.outbox_summary().await?;
+        let feeds = self.store.feed_health().await?;
+        self.metrics.outbox(&outbox, Utc::now().timestamp());
+        let pipeline = self.pipeline();
+        self.metrics
+            .feeds(&feeds, |name| pipeline.feeds.get(name).map(|f| f.interval));
+        Ok(())
+    }
+
+    /// The status line for systemd: how many feeds, how many alerts waiting.
+    pub async fn status_line(&self) -> String {
+        let feeds = self.pipeline().feeds.len();
+        let waiting = match self.store.outbox_summary().await {
+            Ok(outbox) => format!(
+                "{} queued",
+                plural(
+                    usize::try_from(outbox.count("queued") + outbox.count("sending")).unwrap_or(0),
+                    "alert",
+                    "alerts"
+                )
+            ),
+            Err(_) => "outbox unreadable (database error)".to_string(),
+        };
+        format!("{}; {waiting}", plural(feeds, "feed", "feeds"))
     }
 
     /// The database, for commands that read it.
@@ -561,9 +679,22 @@ impl Daemon {
         let mut ended_during_scan: HashSet<i64> = HashSet::new();
         let mut last_scan = tokio::time::Instant::now();
         let mut next_scan = last_scan;
+        let mut rescan_after_scan = false;
+        let mut beats = tokio::time::interval(beat_interval());
+        beats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while !shutdown.is_cancelled() {
             tokio::select! {
                 _ = shutdown.cancelled() => {}
+                _ = beats.tick() => {
+                    // Here, in the loop itself: a scheduler stuck anywhere misses its beats.
+                    self.heartbeat.beat();
+                    systemd::watchdog();
+                }
+                _ = self.rescan.notified() => {
+                    // A scan in progress may have read before the change: look once more.
+                    rescan_after_scan = scan.is_some();
+                    next_scan = tokio::time::Instant::now();
+                }
                 scanned = async {
                     match scan.as_mut() {
                         Some(scanning) => scanning.await,
@@ -583,6 +714,9 @@ impl Daemon {
                     if !ended.is_empty() {
                         // What those polls recorded is for the next scan to see.
                         next_scan = next_scan.min(last_scan + Duration::from_secs(1));
+                    }
+                    if std::mem::take(&mut rescan_after_scan) {
+                        next_scan = tokio::time::Instant::now();
                     }
                 }
                 _ = tokio::time::sleep_until(next_scan), if scan.is_none() => {
@@ -647,7 +781,7 @@ impl Daemon {
             .min();
         next_due_ms.map_or(MAX_SCAN_GAP, |at| {
             Duration::from_millis(u64::try_from(at.saturating_sub(due.now_ms)).unwrap_or(0))
-                .clamp(self.min_scan_gap, MAX_SCAN_GAP)
+                .clamp(self.pipeline().min_scan_gap, MAX_SCAN_GAP)
         })
     }
 
@@ -669,7 +803,7 @@ impl Daemon {
     async fn notify_loop(self: &Arc<Self>, shutdown: CancellationToken) {
         let mut claims_left_behind = false;
         while !shutdown.is_cancelled() {
-            if let Err(e) = self.store.register_instance(&self.instance).await {
+            if let Err(e) = self.store.register_instance(&self.instance()).await {
                 warn!(error = %e, "cannot mark this instance as seen");
             }
             let wait = if claims_left_behind {
@@ -757,7 +891,8 @@ impl Daemon {
         else {
             return Ok(PollSummary::default());
         };
-        let Some(settings) = self.feeds.get(&feed.name) else {
+        let pipeline = self.pipeline();
+        let Some(settings) = pipeline.feeds.get(&feed.name).cloned() else {
             return Ok(PollSummary::default());
         };
         let span = info_span!("poll", feed = %feed.name);
@@ -786,7 +921,7 @@ impl Daemon {
                             (polled.fresh_for.max(ttl), false, etag, last_modified, parsed.articles)
                         }
                     };
-                    let delay = self.schedule.after_success(settings.interval, hint);
+                    let delay = pipeline.schedule.after_success(settings.interval, hint);
                     let poll = PollRecord::Success {
                         moved_to: polled.moved_to,
                         etag,
@@ -801,14 +936,17 @@ impl Daemon {
                         labels: &settings.labels,
                         first_poll: feed.first_success_at.is_none(),
                     };
-                    let report = match self.ingestor.ingest(&self.store, &context, articles, poll, now).await {
+                    let report = match pipeline.ingestor.ingest(&self.store, &context, articles, poll, now).await {
                         Ok(report) => report,
                         Err(e @ StoreError::LeaseLost { .. }) => {
                             warn!(error = %e, "lost lease");
+                            self.metrics.lease_lost("feed");
                             return Ok(PollSummary::default());
                         }
                         Err(e) => return Err(e),
                     };
+                    let outcome = if not_modified { metrics::PollOutcome::NotModified } else { metrics::PollOutcome::Ok };
+                    self.metrics.poll(&feed.name, outcome, started.elapsed());
                     if report.alerts_queued > 0 || report.batched > 0 {
                         self.alerts_queued.notify_one();
                     }
@@ -840,7 +978,7 @@ impl Daemon {
                 }
                 Err(e) => {
                     let errors = u32::try_from(feed.consecutive_errors + 1).unwrap_or(u32::MAX);
-                    let delay = self.schedule.after_failure(settings.interval, errors, e.retry_after());
+                    let delay = pipeline.schedule.after_failure(settings.interval, errors, e.retry_after());
                     let poll = PollRecord::Failure {
                         error: e.to_string(),
                         http_status: e.http_status(),
@@ -849,10 +987,12 @@ impl Daemon {
                     match self.store.record_poll(lease, &poll, now.timestamp()).await {
                         Err(e @ StoreError::LeaseLost { .. }) => {
                             warn!(error = %e, "lost lease");
+                            self.metrics.lease_lost("feed");
                             return Ok(PollSummary::default());
                         }
                         other => other?,
                     }
+                    self.metrics.poll(&feed.name, metrics::PollOutcome::Error, started.elapsed());
                     warn!(
                         error = %untrusted(&e),
                         consecutive_errors = errors,

@@ -2,7 +2,7 @@
 //! the outcome of each poll.
 
 use super::ingest::record_poll_statement;
-use super::rows::{self, ClaimRow, FeedPollState, FeedRow, PollStatus, QueuedFeed};
+use super::rows::{self, ClaimRow, FeedHealth, FeedPollState, FeedRow, PollStatus, QueuedFeed};
 use super::{Claimant, FeedLease, FeedSpec, PollRecord, Result, Store, StoreError, on_pool, on_tx};
 
 impl Store {
@@ -48,6 +48,18 @@ impl Store {
                 .bind(now_ms)
                 .fetch_all(pool)
                 .await?
+        }))
+    }
+
+    /// Every active feed's name, last successful poll (unix s) and failures in a row: how
+    /// the feeds are doing, whichever instance polled them (for metrics).
+    pub async fn feed_health(&self) -> Result<Vec<FeedHealth>> {
+        Ok(on_pool!(self, pool, sql => {
+            sqlx::query_as::<_, FeedHealth>(
+                "SELECT name, last_success_at, consecutive_errors FROM feeds WHERE active",
+            )
+            .fetch_all(pool)
+            .await?
         }))
     }
 

@@ -14,10 +14,10 @@ mod rows;
 pub use copy::CopiedTable;
 pub use ingest::IngestTx;
 pub use instances::Instance;
-pub use outbox::{Claimant, RecipientState, SentRecord};
+pub use outbox::{Claimant, OutboxSummary, RecipientState, SentRecord};
 pub use rows::{
     AlertDetail, AlertKind, AlertRow, AlertStatus, ArchivedArticle, BatchItem, DeliveryState,
-    FeedPollState, FeedRow, PollStatus, QueuedFeed,
+    FeedHealth, FeedPollState, FeedRow, PollStatus, QueuedFeed,
 };
 
 use std::str::FromStr;
@@ -44,6 +44,8 @@ pub enum StoreError {
         "unsupported database URL {0:?}: use sqlite://path/to/file.db or postgres://user@host/dbname"
     )]
     UnsupportedUrl(String),
+    #[error("the database schema is at migration {applied}; this version needs {expected}")]
+    SchemaBehind { applied: i64, expected: i64 },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -313,6 +315,31 @@ impl Store {
         })
     }
 
+    /// Whether the database answers and its schema is the one this build migrates to (for
+    /// `/readyz`): an error says which of the two is wrong.
+    pub async fn check_ready(&self) -> Result<()> {
+        const APPLIED: &str =
+            "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success";
+        let (applied, expected) = match &self.db {
+            Db::Sqlite(pool) => (
+                sqlx::query_scalar::<_, i64>(APPLIED)
+                    .fetch_one(pool)
+                    .await?,
+                latest_migration(&sqlx::migrate!("migrations/sqlite")),
+            ),
+            Db::Postgres(pool) => (
+                sqlx::query_scalar::<_, i64>(APPLIED)
+                    .fetch_one(pool)
+                    .await?,
+                latest_migration(&sqlx::migrate!("migrations/postgres")),
+            ),
+        };
+        if applied < expected {
+            return Err(StoreError::SchemaBehind { applied, expected });
+        }
+        Ok(())
+    }
+
     /// Closes the pool, waiting for connections in use.
     pub async fn close(&self) {
         match &self.db {
@@ -344,6 +371,10 @@ impl Store {
         .await?),
         )
     }
+}
+
+fn latest_migration(migrator: &sqlx::migrate::Migrator) -> i64 {
+    migrator.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
 /// `url` with any password replaced, for messages.

@@ -29,6 +29,25 @@ impl Claimant {
 }
 
 /// A recipient the server accepted, to record as sent.
+/// The outbox at a glance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxSummary {
+    /// (status, alerts), for the statuses that have any.
+    pub by_status: Vec<(String, i64)>,
+    /// Unix time (s) at which the longest-waiting unsent alert was queued.
+    pub oldest_unsent_queued_at: Option<i64>,
+}
+
+impl OutboxSummary {
+    /// Alerts with `status`.
+    pub fn count(&self, status: &str) -> i64 {
+        self.by_status
+            .iter()
+            .find(|(s, _)| s == status)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentRecord {
     pub alert_id: i64,
@@ -69,6 +88,22 @@ pub(super) async fn insert_recipients(
 }
 
 impl Store {
+    /// Alerts per status, and when the longest-waiting unsent alert (queued or sending) was
+    /// queued: the outbox at a glance, for metrics and the service status.
+    pub async fn outbox_summary(&self) -> Result<OutboxSummary> {
+        const BY_STATUS: &str = "SELECT status, COUNT(*) FROM alerts GROUP BY status";
+        const OLDEST: &str =
+            "SELECT MIN(queued_at) FROM alerts WHERE status IN ('queued', 'sending')";
+        Ok(on_pool!(self, pool, sql => OutboxSummary {
+            by_status: sqlx::query_as::<_, (String, i64)>(BY_STATUS)
+                .fetch_all(pool)
+                .await?,
+            oldest_unsent_queued_at: sqlx::query_scalar::<_, Option<i64>>(OLDEST)
+                .fetch_one(pool)
+                .await?,
+        }))
+    }
+
     /// When the next queued alert falls due, or the next claim expires.
     pub async fn next_alert_due(&self) -> Result<Option<i64>> {
         Ok(

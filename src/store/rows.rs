@@ -77,6 +77,14 @@ pub struct FeedPollState {
     pub consecutive_errors: i64,
 }
 
+/// How an active feed is doing: see [`Store::feed_health`](super::Store::feed_health).
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct FeedHealth {
+    pub name: String,
+    pub last_success_at: Option<i64>,
+    pub consecutive_errors: i64,
+}
+
 /// Where an alert is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
