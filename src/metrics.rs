@@ -239,6 +239,22 @@ impl Metrics {
             "Polls (kind=feed) and deliveries (kind=alert) abandoned because another instance took over their lease",
             metrics.leases_lost.clone(),
         );
+        // Every bounded series exists from the start at 0, so that a rule on `increase()`
+        // sees the first failure (a series born at 1 shows no increase).
+        for kind in ["article", "digest", "overflow"] {
+            metrics.alerts_queued.get_or_create(&KindLabel { kind });
+        }
+        for outcome in [DeliveryOutcome::Sent, DeliveryOutcome::Retry, DeliveryOutcome::Failed] {
+            metrics.deliveries.get_or_create(&OutcomeLabel {
+                outcome: outcome.label(),
+            });
+        }
+        for outcome in ["ok", "error"] {
+            metrics.reloads.get_or_create(&OutcomeLabel { outcome });
+        }
+        for kind in ["feed", "alert"] {
+            metrics.leases_lost.get_or_create(&KindLabel { kind });
+        }
         Metrics {
             registry,
             ..metrics

@@ -557,3 +557,22 @@ fn under_systemd_it_notifies_ready_pings_the_watchdog_and_says_when_it_reloads_a
     notify.wait_for("STOPPING=1");
     assert!(daemon.wait_exit().success(), "{}", daemon.log());
 }
+
+#[test]
+fn the_shipped_alerting_rules_are_valid_and_fire_on_what_they_describe() {
+    let contrib = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib");
+    let Ok(tested) = Command::new("promtool")
+        .args(["test", "rules", "prometheus-alerts.test.yml"])
+        .current_dir(&contrib)
+        .output()
+    else {
+        eprintln!("promtool is not installed (apt-get install prometheus): rules not tested");
+        return;
+    };
+    assert!(
+        tested.status.success(),
+        "promtool test rules: {}{}",
+        String::from_utf8_lossy(&tested.stdout),
+        String::from_utf8_lossy(&tested.stderr)
+    );
+}

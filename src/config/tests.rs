@@ -502,3 +502,60 @@ fn the_log_format_is_text_by_default_json_on_request_and_nothing_else() {
         errors[0]
     );
 }
+
+fn parsed(text: &str) -> Config {
+    Config::parse(Path::new("config.toml"), text).unwrap()
+}
+
+#[test]
+fn a_reload_diff_names_feeds_watches_and_lists_added_removed_and_changed() {
+    let old = parsed(VALID);
+    let new = parsed(
+        &(VALID
+            .replace("interval = \"10m\"", "interval = \"5m\"")
+            .replace("russia = [\"Russia\", \"Россия\"]", "russia = [\"Russia\"]")
+            .replace("name = \"W\"", "name = \"W2\"")
+            + "\n[[feeds]]\nname = \"Two\"\nurl = \"https://example.org/two\"\n"),
+    );
+    let diff = ConfigDiff::between(&old, &new);
+    assert_eq!(diff.feeds.added, ["Two"]);
+    assert_eq!(diff.feeds.changed, ["One"], "a new interval changes the feed");
+    assert!(diff.feeds.removed.is_empty());
+    assert_eq!(diff.watches.added, ["W2"]);
+    assert_eq!(diff.watches.removed, ["W"]);
+    assert_eq!(diff.lists.changed, ["russia"]);
+    assert_eq!(diff.feeds.counts(), "+1 \u{2212}0 ~1");
+    assert!(diff.needs_restart.is_empty(), "{:?}", diff.needs_restart);
+    assert!(ConfigDiff::between(&old, &parsed(VALID)).is_empty());
+}
+
+#[test]
+fn a_reload_names_the_changed_keys_that_need_a_restart() {
+    let old = parsed(VALID);
+    let new = parsed(
+        &VALID
+            .replace("sqlite://test.db", "sqlite://other.db")
+            .replace("timeout = \"30s\"", "timeout = \"10s\"")
+            .replace("[lists]", "[http]\nlisten = \"127.0.0.1:9464\"\n\n[lists]"),
+    );
+    let diff = ConfigDiff::between(&old, &new);
+    assert_eq!(
+        diff.needs_restart,
+        ["[database]", "[http] listen", "[polling] timeout"]
+    );
+    assert!(diff.is_empty(), "nothing a reload applies changed");
+}
+
+#[test]
+fn http_listen_must_be_an_address_and_port() {
+    let text = VALID.replace("[lists]", "[http]\nlisten = \"localhost\"\n\n[lists]");
+    let errors = errors_of(&text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].message.contains("[http] listen"), "{}", errors[0]);
+    assert_eq!(errors[0].line, 15, "{}", errors[0]);
+    let good = VALID.replace("[lists]", "[http]\nlisten = \"[::1]:9464\"\n\n[lists]");
+    assert_eq!(
+        parsed(&good).http.listen_addr(),
+        Some("[::1]:9464".parse().unwrap())
+    );
+}
