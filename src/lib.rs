@@ -9,7 +9,7 @@ pub mod config;
 pub mod daemon;
 pub mod error_text;
 pub mod feed;
-pub mod http;
+pub mod ops;
 pub mod ingest;
 pub mod log_text;
 pub mod metrics;

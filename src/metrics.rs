@@ -1,5 +1,5 @@
 //! What the daemon counts for Prometheus: one registry per process, written by the pipeline
-//! as it works and read by `/metrics` (see `http`). Names follow Prometheus conventions (base
+//! as it works and read by `/metrics` (see `ops`). Names follow Prometheus conventions (base
 //! units, `_total` on counters); the only labels with many values are `feed` and `watch`,
 //! which the configuration bounds. Nothing is labelled per article or per recipient.
 

@@ -12,7 +12,7 @@ use newswatch::config::Config;
 use newswatch::daemon::{CycleReport, Daemon, ReloadTriggers};
 use newswatch::log_text::untrusted;
 use newswatch::store::redacted_url;
-use newswatch::{http, systemd};
+use newswatch::{ops, systemd};
 
 use super::{EXIT_FAILURE, EXIT_INTERRUPTED, loaded};
 use crate::logging::{print_error, print_warning};
@@ -117,10 +117,10 @@ pub async fn run(path: &Path, watch_file: bool) -> ExitCode {
     cancel_on_signal(shutdown.clone());
     let endpoint_stop = CancellationToken::new();
     let endpoint = match config.http.listen_addr() {
-        Some(addr) => match http::bind(addr).await {
+        Some(addr) => match ops::bind(addr).await {
             Ok(listener) => {
                 info!(address = %addr, "serving /metrics, /healthz and /readyz");
-                Some(tokio::spawn(http::serve(
+                Some(tokio::spawn(ops::serve(
                     listener,
                     Arc::clone(&daemon),
                     shutdown.clone(),
