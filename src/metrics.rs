@@ -242,18 +242,33 @@ impl Metrics {
         // Every bounded series exists from the start at 0, so that a rule on `increase()`
         // sees the first failure (a series born at 1 shows no increase).
         for kind in ["article", "digest", "overflow"] {
-            metrics.alerts_queued.get_or_create(&KindLabel { kind });
+            metrics
+                .alerts_queued
+                .get_or_create(&KindLabel { kind })
+                .inc_by(0);
         }
-        for outcome in [DeliveryOutcome::Sent, DeliveryOutcome::Retry, DeliveryOutcome::Failed] {
-            metrics.deliveries.get_or_create(&OutcomeLabel {
-                outcome: outcome.label(),
-            });
+        for outcome in [
+            DeliveryOutcome::Sent,
+            DeliveryOutcome::Retry,
+            DeliveryOutcome::Failed,
+        ] {
+            let outcome = outcome.label();
+            metrics
+                .deliveries
+                .get_or_create(&OutcomeLabel { outcome })
+                .inc_by(0);
         }
         for outcome in ["ok", "error"] {
-            metrics.reloads.get_or_create(&OutcomeLabel { outcome });
+            metrics
+                .reloads
+                .get_or_create(&OutcomeLabel { outcome })
+                .inc_by(0);
         }
         for kind in ["feed", "alert"] {
-            metrics.leases_lost.get_or_create(&KindLabel { kind });
+            metrics
+                .leases_lost
+                .get_or_create(&KindLabel { kind })
+                .inc_by(0);
         }
         Metrics {
             registry,

@@ -519,7 +519,11 @@ fn a_reload_diff_names_feeds_watches_and_lists_added_removed_and_changed() {
     );
     let diff = ConfigDiff::between(&old, &new);
     assert_eq!(diff.feeds.added, ["Two"]);
-    assert_eq!(diff.feeds.changed, ["One"], "a new interval changes the feed");
+    assert_eq!(
+        diff.feeds.changed,
+        ["One"],
+        "a new interval changes the feed"
+    );
     assert!(diff.feeds.removed.is_empty());
     assert_eq!(diff.watches.added, ["W2"]);
     assert_eq!(diff.watches.removed, ["W"]);

@@ -235,7 +235,7 @@ impl Daemon {
         self.notifier.set_watches(watch_batching(&config));
         let instance = {
             let mut instance = self.instance.lock().unwrap_or_else(|p| p.into_inner());
-            instance.config_fingerprint = Instance::of_this_process(&config).config_fingerprint;
+            instance.config_fingerprint = Instance::fingerprint_of(&config);
             instance.clone()
         };
         self.metrics

@@ -19,6 +19,11 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// What tells one configuration file's text from another's, for `instances`.
+    pub fn fingerprint_of(config: &crate::config::Config) -> String {
+        crate::alert::short_hash(config.source.text().as_bytes(), 8)
+    }
+
     /// This process, running `config`.
     pub fn of_this_process(config: &crate::config::Config) -> Instance {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -33,7 +38,7 @@ impl Instance {
             host,
             pid: i64::from(pid),
             version: env!("CARGO_PKG_VERSION").to_string(),
-            config_fingerprint: crate::alert::short_hash(config.source.text().as_bytes(), 8),
+            config_fingerprint: Instance::fingerprint_of(config),
             started_at: 0,
             last_seen: 0,
         }
