@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use crate::alert::article_message_id;
 use crate::alert::batch::hour_start;
 use crate::article::Article;
+use crate::log_text::untrusted;
 use crate::metrics::Metrics;
 use crate::rules::{WatchMatch, WatchSet};
 use crate::store::{AlertKind, IngestTx, MatchDelivery, NewMatch, PollRecord, Store, StoreError};
@@ -162,6 +163,13 @@ impl Ingestor {
             let matches = matches
                 .take()
                 .unwrap_or_else(|| self.match_article(article, feed));
+            tracing::debug!(
+                title = %untrusted(&article.title),
+                identity = %untrusted(&article.identity),
+                matches = matches.len(),
+                may_alert = notify,
+                "new article"
+            );
             for found in matches {
                 report.matches += 1;
                 let watch = self.watches.name(found.watch);

@@ -368,3 +368,36 @@ fn the_start_up_line_hides_the_database_password() {
     );
     assert!(!log.contains("s3cret"), "the password is shown:\n{log}");
 }
+
+#[test]
+fn newswatch_debug_shows_each_request_response_parse_and_new_article() {
+    let server = FeedServer::start();
+    let dir = TempDir::new().expect("temp dir");
+    let feeds = good_and_dead(&server);
+    let config = config(dir.path(), &sqlite(dir.path()), &feeds, "");
+    let once = newswatch(dir.path(), &config, &["once"], Some("newswatch=debug"));
+    assert_eq!(once.code, Some(0), "{}", once.describe());
+    let log = &once.stderr;
+    let line_with = |parts: &[&str]| {
+        log.lines()
+            .any(|line| line.contains("DEBUG") && parts.iter().all(|p| line.contains(p)))
+    };
+    let good = server.url("/good.xml");
+    assert!(line_with(&["poll{feed=good}", "GET", &good]), "{log}");
+    assert!(
+        line_with(&["poll{feed=good}", "response", "status=200"]),
+        "{log}"
+    );
+    assert!(
+        line_with(&["poll{feed=good}", "parsed", "entries=2"]),
+        "{log}"
+    );
+    assert!(
+        line_with(&["new article", "Walrus seen", "matches=1"]),
+        "{log}"
+    );
+    assert!(
+        line_with(&["new article", "Council meets", "matches=0"]),
+        "{log}"
+    );
+}

@@ -104,6 +104,7 @@ impl SmtpSession<'_> {
         let timeout = self.client.timeout;
         let server = self.client.server();
         if self.connection.is_none() {
+            tracing::debug!(server = %server, "connecting to the SMTP server");
             let connected = tokio::time::timeout(timeout, self.client.connect()).await;
             self.connection = Some(match connected {
                 Ok(Ok(connection)) => connection,
@@ -124,7 +125,10 @@ impl SmtpSession<'_> {
         };
         let sent = tokio::time::timeout(timeout, transaction(connection, from, to, message)).await;
         match sent {
-            Ok(Ok(reply)) => Ok(RecipientOutcome::Accepted(reply_text(&reply))),
+            Ok(Ok(reply)) => {
+                tracing::debug!(server = %server, to = %to, bytes = message.len(), "message accepted");
+                Ok(RecipientOutcome::Accepted(reply_text(&reply)))
+            }
             Ok(Err((step, e))) => {
                 // After a refusal the session is reset by starting afresh: some servers do
                 // not take a second MAIL after RSET in an authenticated session.

@@ -6,6 +6,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use reqwest::header::{self, HeaderMap};
+
+use crate::log_text::untrusted;
 use reqwest::{Client, StatusCode, redirect};
 
 /// Most redirects followed for one poll.
@@ -163,8 +165,26 @@ impl Fetcher {
             if let Some(last_modified) = &request.last_modified {
                 builder = builder.header(header::IF_MODIFIED_SINCE, last_modified);
             }
+            tracing::debug!(
+                url = %untrusted(&url),
+                if_none_match = %untrusted(request.etag.as_deref().unwrap_or("-")),
+                if_modified_since = %untrusted(request.last_modified.as_deref().unwrap_or("-")),
+                "GET"
+            );
             let response = builder.send().await.map_err(|e| timeout_or(&e, self))?;
             let status = response.status();
+            tracing::debug!(
+                status = status.as_u16(),
+                content_type = %untrusted(
+                    response
+                        .headers()
+                        .get(header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-")
+                ),
+                content_length = response.content_length(),
+                "response"
+            );
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 let location = response
                     .headers()
@@ -177,6 +197,7 @@ impl Fetcher {
                 let next = url
                     .join(location)
                     .map_err(|_| FetchError::BadRedirect(location.to_string()))?;
+                tracing::debug!(status = status.as_u16(), to = %untrusted(&next), "redirected");
                 if !matches!(next.scheme(), "http" | "https") {
                     return Err(FetchError::BadRedirect(next.to_string()));
                 }

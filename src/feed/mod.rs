@@ -111,6 +111,12 @@ pub async fn poll(
                 fallback_lang.map(str::to_string),
             )
             .await?;
+            tracing::debug!(
+                bytes = body_bytes,
+                entries = feed.articles.len(),
+                ttl_minutes = feed.ttl_minutes,
+                "parsed"
+            );
             PolledContent::Feed {
                 feed,
                 etag,
