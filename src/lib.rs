@@ -11,6 +11,7 @@ pub mod error_text;
 pub mod feed;
 pub mod ingest;
 pub mod log_text;
+pub mod retention;
 pub mod rules;
 pub mod store;
 pub mod utf8;

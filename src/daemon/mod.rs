@@ -305,6 +305,8 @@ pub struct Daemon {
     instance: Instance,
     /// This process's claims on feed polls, which outlast the longest legitimate poll.
     feed_claimant: Claimant,
+    /// `[retention]`, applied daily beside the notifier.
+    retention: crate::store::RetentionPolicy,
     /// Held while this process polls and delivers: one daemon per SQLite database.
     _lock: Option<std::fs::File>,
 }
@@ -476,6 +478,7 @@ impl Daemon {
                 lease: config.polling.timeout.0.saturating_mul(2) + Duration::from_secs(30),
             },
             instance,
+            retention: config.retention.policy(),
             _lock: lock,
         }))
     }
@@ -532,8 +535,13 @@ impl Daemon {
             let shutdown = shutdown.clone();
             tokio::spawn(async move { daemon.notify_loop(shutdown).await })
         };
+        let retention =
+            crate::retention::spawn(self.store.clone(), self.retention, shutdown.clone());
         self.schedule_loop(&shutdown).await;
         shutdown.cancel();
+        if let Err(e) = retention.await {
+            error!(error = %e, "retention task failed");
+        }
         let notified = notifier
             .await
             .map_err(|e| DaemonError::Setup(format!("notifier task failed: {e}")));
