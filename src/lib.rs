@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod log_text;
 pub mod metrics;
 pub mod ops;
+pub mod retention;
 pub mod rules;
 pub mod store;
 pub mod systemd;

@@ -62,7 +62,10 @@ struct JsonAlert<'a> {
 
 fn describe(alert: &AlertRow) -> String {
     match alert.kind {
-        AlertKind::Article => alert.article_title.clone().unwrap_or_default(),
+        AlertKind::Article => alert
+            .article_title
+            .clone()
+            .unwrap_or_else(|| "(article removed by retention)".to_string()),
         AlertKind::Digest => format!("digest of {} articles", alert.item_count),
         AlertKind::Overflow => format!("and {} more this hour", alert.item_count),
     }

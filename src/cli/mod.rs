@@ -30,6 +30,7 @@ mod healthcheck;
 mod import_opml;
 mod instances;
 mod migrate_db;
+mod prune;
 mod service;
 mod test_rule;
 
@@ -128,6 +129,8 @@ pub enum Command {
     MigrateDb(migrate_db::MigrateDbArgs),
     /// Ask the running daemon's /healthz (at [http] listen); exit 0 when it is healthy.
     Healthcheck,
+    /// Apply [retention] now: delete old articles and alerts, give the space back; --dry-run shows what would go.
+    Prune(prune::PruneArgs),
 }
 
 impl Command {
@@ -150,6 +153,7 @@ pub async fn run(args: Args) -> ExitCode {
         Command::Instances { json } => instances::run(&args.config, *json).await,
         Command::MigrateDb(migrate) => migrate_db::run(&args.config, migrate).await,
         Command::Healthcheck => healthcheck::run(&args.config).await,
+        Command::Prune(prune) => prune::run(&args.config, prune).await,
     }
 }
 
@@ -204,9 +208,9 @@ fn select_watches(watches: &WatchSet, names: &[String]) -> Result<Vec<usize>, Ex
 }
 
 /// Opens the database of a command that only reads it (`feeds`, `alerts`, `backtest`,
-/// `instances`): a SQLite file that does not exist yet is not created, as opening it would
-/// (an empty database in the wrong place reports nothing, silently); the command says so and
-/// fails instead.
+/// `instances`) or only removes from it (`prune`): a SQLite file that does not exist yet is
+/// not created, as opening it would (an empty database in the wrong place reports nothing,
+/// silently); the command says so and fails instead.
 async fn open_existing_store(config: &Config) -> Result<Store, ExitCode> {
     if let Some(file) = config.database.sqlite_file()
         && !file.exists()

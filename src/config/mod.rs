@@ -24,6 +24,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::rules::{self, ListDefinitions, WatchSet, WatchSource};
+use crate::store::{MIN_ARTICLE_KEEP, RetentionPolicy};
 
 /// The whole configuration, as read from the file and checked.
 #[derive(Debug, Clone, Deserialize)]
@@ -39,6 +40,8 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub http: HttpConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
     #[serde(default)]
     pub lists: BTreeMap<String, Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
@@ -260,6 +263,55 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line, with the event's fields and those of its spans.
     Json,
+}
+
+/// `[retention]`: how long the database keeps articles and finished alerts (the daemon
+/// deletes older ones once a day, `newswatch prune` on request). `"0"` keeps them for ever.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Articles, by when they were fetched; never less than [`MIN_ARTICLE_KEEP`], and never
+    /// one an alert not yet sent, or a digest waiting, needs.
+    #[serde(default = "RetentionConfig::default_articles")]
+    pub articles: HumanDuration,
+    /// Sent alerts, by when they were sent.
+    #[serde(default = "RetentionConfig::default_alerts_sent")]
+    pub alerts_sent: HumanDuration,
+    /// Failed alerts, by their last attempt.
+    #[serde(default = "RetentionConfig::default_alerts_failed")]
+    pub alerts_failed: HumanDuration,
+}
+
+impl RetentionConfig {
+    fn default_articles() -> HumanDuration {
+        HumanDuration::from_secs(90 * 86400)
+    }
+    fn default_alerts_sent() -> HumanDuration {
+        HumanDuration::from_secs(180 * 86400)
+    }
+    fn default_alerts_failed() -> HumanDuration {
+        HumanDuration::from_secs(365 * 86400)
+    }
+
+    /// The policy the store applies: a zero duration keeps for ever.
+    pub fn policy(&self) -> RetentionPolicy {
+        let kept = |d: HumanDuration| (!d.0.is_zero()).then_some(d.0);
+        RetentionPolicy {
+            articles: kept(self.articles),
+            alerts_sent: kept(self.alerts_sent),
+            alerts_failed: kept(self.alerts_failed),
+        }
+    }
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            articles: Self::default_articles(),
+            alerts_sent: Self::default_alerts_sent(),
+            alerts_failed: Self::default_alerts_failed(),
+        }
+    }
 }
 
 /// How alert mail leaves the machine.
@@ -905,6 +957,19 @@ impl Config {
                     self.polling.interval
                 ),
                 "publishers may block clients that poll this often; \"15m\" is usual",
+            ));
+        }
+        let articles = self.retention.articles.0;
+        if !articles.is_zero() && articles < MIN_ARTICLE_KEEP {
+            warnings.push(ConfigError::key(
+                &self.source,
+                &["retention", "articles"],
+                format!(
+                    "[retention] articles = {}: articles are kept {}h at least",
+                    self.retention.articles,
+                    MIN_ARTICLE_KEEP.as_secs() / 3600
+                ),
+                "the last 48h are the story-grouping window; write \"48h\" or more (\"0\" keeps every article)",
             ));
         }
         for feed in self.feeds() {

@@ -563,3 +563,63 @@ fn http_listen_must_be_an_address_and_port() {
         Some("[::1]:9464".parse().unwrap())
     );
 }
+
+#[test]
+fn retention_defaults_to_90_180_and_365_days_and_zero_keeps_for_ever() {
+    let days = |n: u64| Some(Duration::from_secs(n * 86400));
+    let config = Config::parse(Path::new("c.toml"), VALID).unwrap();
+    let policy = config.retention.policy();
+    assert_eq!(
+        (policy.articles, policy.alerts_sent, policy.alerts_failed),
+        (days(90), days(180), days(365))
+    );
+    let text = format!("{VALID}\n[retention]\narticles = \"30d\"\nalerts_failed = \"0\"\n");
+    let config = Config::parse(Path::new("c.toml"), &text).unwrap();
+    let policy = config.retention.policy();
+    assert_eq!(
+        (policy.articles, policy.alerts_sent, policy.alerts_failed),
+        (days(30), days(180), None)
+    );
+    assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+}
+
+#[test]
+fn a_bad_retention_value_or_key_is_named_with_its_file_and_line() {
+    for (line_text, needle) in [
+        (
+            "alerts_sent = \"six months\"",
+            "invalid duration \"six months\"",
+        ),
+        ("alerts_sent = 180", "a duration such as"),
+        ("articels = \"30d\"", "unknown field `articels`"),
+    ] {
+        let text = format!("{VALID}\n[retention]\narticles = \"30d\"\n{line_text}\n");
+        let errors = errors_of(&text);
+        assert_eq!(errors.len(), 1, "{line_text}: {errors:?}");
+        let line = text.lines().position(|l| l == line_text).unwrap() + 1;
+        let shown = errors[0].to_string();
+        assert_eq!(errors[0].line, line, "{shown}");
+        assert!(
+            shown.starts_with(&format!("config.toml:{line}:"))
+                && shown.contains(line_text)
+                && shown.contains(needle),
+            "{shown}"
+        );
+    }
+}
+
+#[test]
+fn articles_kept_less_than_two_days_are_allowed_with_a_warning() {
+    let text = format!("{VALID}\n[retention]\narticles = \"1h\"\n");
+    let config = Config::parse(Path::new("c.toml"), &text).unwrap();
+    let warnings = config.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let line = text.lines().position(|l| l == "articles = \"1h\"").unwrap() + 1;
+    assert_eq!(warnings[0].line, line, "{}", warnings[0]);
+    assert!(
+        warnings[0].message.contains("[retention] articles = 1h"),
+        "{}",
+        warnings[0]
+    );
+    assert!(warnings[0].to_string().contains("48h"), "{}", warnings[0]);
+}

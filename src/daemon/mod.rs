@@ -25,7 +25,9 @@ use crate::ingest::{AlertWindow, FeedContext, Ingestor, WatchDelivery, WatchTarg
 use crate::log_text::untrusted;
 use crate::metrics::{self, Metrics};
 use crate::rules::WatchSet;
-use crate::store::{Claimant, FeedSpec, Instance, PollRecord, QueuedFeed, Store, StoreError};
+use crate::store::{
+    Claimant, FeedSpec, Instance, PollRecord, QueuedFeed, RetentionPolicy, Store, StoreError,
+};
 use crate::systemd;
 use crate::wording::plural;
 pub use heartbeat::Heartbeat;
@@ -311,6 +313,8 @@ struct Pipeline {
     schedule: Schedule,
     /// See [`min_scan_gap`].
     min_scan_gap: Duration,
+    /// `[retention]`, applied daily beside the notifier.
+    retention: RetentionPolicy,
 }
 
 impl Pipeline {
@@ -356,6 +360,7 @@ impl Pipeline {
             },
             min_scan_gap: min_scan_gap(feeds.values().map(|f| f.interval).min()),
             feeds,
+            retention: config.retention.policy(),
         }
     }
 }
@@ -650,8 +655,16 @@ impl Daemon {
             let shutdown = shutdown.clone();
             tokio::spawn(async move { daemon.notify_loop(shutdown).await })
         };
+        let retention = {
+            let daemon = Arc::clone(self);
+            let policy = move || daemon.pipeline().retention;
+            crate::retention::spawn(self.store.clone(), policy, shutdown.clone())
+        };
         self.schedule_loop(&shutdown).await;
         shutdown.cancel();
+        if let Err(e) = retention.await {
+            error!(error = %e, "retention task failed");
+        }
         let notified = notifier
             .await
             .map_err(|e| DaemonError::Setup(format!("notifier task failed: {e}")));

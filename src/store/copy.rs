@@ -57,6 +57,15 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "article_tombstones",
+        &[
+            ("identity", Text),
+            ("feed_id", Int),
+            ("canonical_link", Text),
+            ("deleted_at", Int),
+        ],
+    ),
+    (
         "feed_articles",
         &[
             ("feed_id", Int),

@@ -2,7 +2,8 @@
 //! the same names. Everything else is shared SQL. The differences: a JSON array bound as one
 //! parameter is read with `json_each` in SQLite and `jsonb_array_elements` in PostgreSQL (a
 //! batch of rows in one statement, with the same bindings on both), and PostgreSQL claims rows
-//! with `FOR UPDATE SKIP LOCKED`, which SQLite (one writer at a time) has no need of.
+//! with `FOR UPDATE SKIP LOCKED`, which SQLite (one writer at a time) has no need of. The same
+//! two differences make the two sets of retention statements.
 
 /// The statements that differ between the backends only by how they read the database's
 /// clock (`$now` in unix seconds, `$now_ms` in milliseconds): leases are stamped and judged by
@@ -94,19 +95,160 @@ macro_rules! with_clock {
     };
 }
 
+/// Whether the alert aliased `a` has outlived its retention: `$1` is the cutoff for sent
+/// alerts (by when they were sent, which is never before their last attempt was due), `$2` for
+/// failed ones (by when their last attempt was due), in unix seconds; `i64::MIN` keeps them
+/// for ever.
+macro_rules! alert_expired {
+    () => {
+        "((a.status = 'sent' AND a.next_attempt_at < $1
+           AND COALESCE(a.sent_at, a.next_attempt_at) < $1)
+          OR (a.status = 'failed' AND a.next_attempt_at < $2))"
+    };
+}
+
+/// Whether the article aliased `ar` may be deleted: fetched before `$3`, and needed by no
+/// alert that is kept and not yet sent (queued, sending, or failed and so retriable, whether
+/// it is the article's own alert or a batch listing it), nor by a match waiting for its
+/// digest or hourly summary. `$1`, `$2`: as for `alert_expired!`.
+macro_rules! article_expired {
+    () => {
+        concat!(
+            "ar.fetched_at < $3
+             AND NOT EXISTS (SELECT 1 FROM alerts a
+                             WHERE a.article_id = ar.id AND a.status <> 'sent'
+                               AND NOT ",
+            alert_expired!(),
+            ")
+             AND NOT EXISTS (SELECT 1 FROM matches m
+                             WHERE m.article_id = ar.id
+                               AND ((m.batch_alert_id IS NULL
+                                     AND m.delivery IN ('digest', 'overflow'))
+                                    OR EXISTS (SELECT 1 FROM alerts a
+                                               WHERE a.id = m.batch_alert_id
+                                                 AND a.status <> 'sent'
+                                                 AND NOT ",
+            alert_expired!(),
+            ")))"
+        )
+    };
+}
+
+/// The statements of retention (`store::retention`). They differ between the backends only
+/// by how the JSON array of row ids bound as `$1` is read (`$ids`), and by PostgreSQL's
+/// `FOR UPDATE SKIP LOCKED` on the rows a batch takes (`$skip_locked`): two instances pruning
+/// at once take different rows.
+macro_rules! with_id_list {
+    ($ids:literal, $skip_locked:literal) => {
+        /// `$1`, `$2`: cutoffs → (status, alerts) of the alerts retention would delete.
+        pub const EXPIRED_ALERT_COUNTS: &str = concat!(
+            "SELECT a.status, COUNT(*) FROM alerts a WHERE ",
+            alert_expired!(),
+            " GROUP BY a.status"
+        );
+
+        /// `$1`..`$3`: cutoffs → how many articles retention would delete.
+        pub const EXPIRED_ARTICLE_COUNT: &str = concat!(
+            "SELECT COUNT(*) FROM articles ar WHERE ",
+            article_expired!()
+        );
+
+        /// `$1`: 'sent' or 'failed', `$2`: its cutoff, `$3`, `$4`: (next_attempt_at, id) of
+        /// the last alert of the batch before, `$5`: batch size → (id, next_attempt_at) of the
+        /// next expired alerts of that status, in the order of the index on
+        /// (status, next_attempt_at): each batch reads its own rows, not the table.
+        pub const TAKE_EXPIRED_ALERTS: &str = concat!(
+            "SELECT a.id, a.next_attempt_at FROM alerts a
+             WHERE a.status = $1 AND a.next_attempt_at < $2
+               AND (a.status <> 'sent' OR COALESCE(a.sent_at, a.next_attempt_at) < $2)
+               AND (a.next_attempt_at, a.id) > ($3, $4)
+             ORDER BY a.next_attempt_at, a.id LIMIT $5",
+            $skip_locked
+        );
+
+        /// `$1`..`$3`: cutoffs, `$4`, `$5`: (fetched_at, id) of the last article of the
+        /// batch before, `$6`: batch size → (id, fetched_at) of the next expired articles,
+        /// oldest first, in the order of the index on fetched_at.
+        pub const TAKE_EXPIRED_ARTICLES: &str = concat!(
+            "SELECT ar.id, ar.fetched_at FROM articles ar WHERE ",
+            article_expired!(),
+            " AND (ar.fetched_at, ar.id) > ($4, $5)
+             ORDER BY ar.fetched_at, ar.id LIMIT $6",
+            $skip_locked
+        );
+
+        /// `$1`: alert ids.
+        pub const DELETE_ALERT_RECIPIENTS: &str = concat!(
+            "DELETE FROM alert_recipients WHERE alert_id IN (",
+            $ids,
+            ")"
+        );
+
+        /// `$1`: alert ids: the matches a batch alert listed go with it (set free, they
+        /// would wait for a batch again).
+        pub const DELETE_BATCH_MATCHES: &str =
+            concat!("DELETE FROM matches WHERE batch_alert_id IN (", $ids, ")");
+
+        /// `$1`: alert ids.
+        pub const DELETE_ALERTS: &str = concat!("DELETE FROM alerts WHERE id IN (", $ids, ")");
+
+        /// `$1`: article ids, `$2`: now.
+        pub const TOMBSTONE_ARTICLES: &str = concat!(
+            "INSERT INTO article_tombstones (identity, feed_id, canonical_link, deleted_at)
+             SELECT identity, feed_id, canonical_link, $2 FROM articles WHERE id IN (",
+            $ids,
+            ")
+             ON CONFLICT (identity) DO NOTHING"
+        );
+
+        /// `$1`: article ids.
+        pub const DELETE_FEED_ARTICLES: &str =
+            concat!("DELETE FROM feed_articles WHERE article_id IN (", $ids, ")");
+
+        /// `$1`: article ids.
+        pub const DELETE_ARTICLE_MATCHES: &str =
+            concat!("DELETE FROM matches WHERE article_id IN (", $ids, ")");
+
+        /// `$1`: article ids. The sent alerts of deleted articles are kept (by their own
+        /// retention) without them; their deduplication key, which names the article's id,
+        /// is set apart, so that a later article given the same id (SQLite reuses the highest)
+        /// can alert.
+        pub const UNLINK_ALERTS: &str = concat!(
+            "UPDATE alerts SET article_id = NULL, dedup_key = 'pruned:' || id
+             WHERE article_id IN (",
+            $ids,
+            ")"
+        );
+
+        /// `$1`: article ids.
+        pub const DELETE_ARTICLES: &str = concat!("DELETE FROM articles WHERE id IN (", $ids, ")");
+    };
+}
+
 pub mod sqlite {
-    /// `$1`: JSON array of identities → those stored.
+    /// `$1`: JSON array of identities → those stored, or deleted by retention.
     pub const KNOWN_IDENTITIES: &str =
-        "SELECT identity FROM articles WHERE identity IN (SELECT value FROM json_each($1))";
+        "SELECT identity FROM articles WHERE identity IN (SELECT value FROM json_each($1))
+         UNION ALL
+         SELECT identity FROM article_tombstones
+         WHERE identity IN (SELECT value FROM json_each($1))";
 
     /// `$1`: JSON array of `{"identity", "canonical_link"}`, one per entry, `$2`: the feed →
-    /// (entry index, 0 by identity | 1 by link, stored article id).
+    /// (entry index, how it is known: see `store::ingest::KnownBy`, stored article id or 0
+    /// for a deleted one).
     pub const KNOWN_ARTICLES: &str = "SELECT CAST(j.key AS INTEGER), 0, a.id FROM json_each($1) j
            JOIN articles a ON a.identity = json_extract(j.value, '$.identity')
          UNION ALL
          SELECT CAST(j.key AS INTEGER), 1, a.id FROM json_each($1) j
            JOIN articles a ON a.canonical_link = json_extract(j.value, '$.canonical_link')
                           AND a.feed_id <> $2
+         UNION ALL
+         SELECT CAST(j.key AS INTEGER), 2, 0 FROM json_each($1) j
+           JOIN article_tombstones t ON t.identity = json_extract(j.value, '$.identity')
+         UNION ALL
+         SELECT CAST(j.key AS INTEGER), 3, 0 FROM json_each($1) j
+           JOIN article_tombstones t
+             ON t.canonical_link = json_extract(j.value, '$.canonical_link') AND t.feed_id <> $2
          ORDER BY 1, 2, 3";
 
     /// `$1`: JSON array of new entries, `$2`: the feed, `$3`: now → (id, identity) of each
@@ -167,6 +309,8 @@ pub mod sqlite {
         ""
     );
 
+    with_id_list!("SELECT value FROM json_each($1)", "");
+
     /// `$1`: now (ms) → the earliest time (ms) something may be polled: a feed falling due, or
     /// a lease held on a due feed expiring.
     pub const NEXT_POLL_AFTER: &str =
@@ -190,7 +334,12 @@ pub mod postgres {
     pub const KNOWN_IDENTITIES: &str = "SELECT a.identity
          FROM jsonb_array_elements_text($1::jsonb) AS j(identity)
            CROSS JOIN LATERAL (SELECT identity FROM articles
-                               WHERE identity = j.identity LIMIT 1) a";
+                               WHERE identity = j.identity LIMIT 1) a
+         UNION ALL
+         SELECT t.identity
+         FROM jsonb_array_elements_text($1::jsonb) AS j(identity)
+           CROSS JOIN LATERAL (SELECT identity FROM article_tombstones
+                               WHERE identity = j.identity LIMIT 1) t";
 
     pub const KNOWN_ARTICLES: &str = "SELECT j.key - 1, 0::BIGINT, a.id
          FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS j(value, key)
@@ -203,6 +352,18 @@ pub mod postgres {
                                WHERE canonical_link = j.value->>'canonical_link'
                                  AND feed_id <> $2
                                ORDER BY id LIMIT 1) a
+         UNION ALL
+         SELECT j.key - 1, 2::BIGINT, 0::BIGINT
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS j(value, key)
+           CROSS JOIN LATERAL (SELECT 1 FROM article_tombstones
+                               WHERE identity = j.value->>'identity' LIMIT 1) t
+         UNION ALL
+         SELECT j.key - 1, 3::BIGINT, 0::BIGINT
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS j(value, key)
+           CROSS JOIN LATERAL (SELECT 1 FROM article_tombstones
+                               WHERE canonical_link = j.value->>'canonical_link'
+                                 AND feed_id <> $2
+                               LIMIT 1) t
          ORDER BY 1, 2, 3";
 
     pub const INSERT_ARTICLES: &str =
@@ -251,6 +412,11 @@ pub mod postgres {
     with_clock!(
         "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS BIGINT)",
         "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        " FOR UPDATE SKIP LOCKED"
+    );
+
+    with_id_list!(
+        "SELECT value::BIGINT FROM jsonb_array_elements_text($1::jsonb) AS value",
         " FOR UPDATE SKIP LOCKED"
     );
 

@@ -65,6 +65,29 @@ impl Store {
     }
 }
 
+/// How `KNOWN_ARTICLES` (see `dialect`) found an entry: a stored article by its identity or
+/// by its canonical link; other values are articles retention deleted.
+const KNOWN_BY_IDENTITY: i64 = 0;
+const KNOWN_BY_LINK: i64 = 1;
+
+/// What an entry of a poll is to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    New,
+    Stored(i64),
+    /// Seen before and since deleted by retention: neither new nor stored again.
+    Deleted,
+}
+
+impl Known {
+    fn stored_id(self) -> Option<i64> {
+        match self {
+            Known::Stored(id) => Some(id),
+            Known::New | Known::Deleted => None,
+        }
+    }
+}
+
 /// The statement that records a poll's outcome in its feed's state and ends the poll's lease,
 /// if the lease is still the one the poll claimed (no row is changed otherwise).
 macro_rules! record_poll_statement {
@@ -144,9 +167,11 @@ pub struct IngestTx {
 impl IngestTx {
     /// Stores a poll's articles; for each, its id when it was new. An article is already known
     /// when its identity is stored (from any feed), when its canonical link was first seen
-    /// through another feed (the story under a different GUID), or when it repeats an earlier
-    /// entry of the same batch. Every article is recorded as carried by the feed. A few
-    /// statements per batch, whatever its size: SQLite's single writer waits on each.
+    /// through another feed (the story under a different GUID), when it repeats an earlier
+    /// entry of the same batch, or when retention deleted it (its identity and link are kept:
+    /// a feed still carrying an old entry must not bring it back as new). Every stored article
+    /// is recorded as carried by the feed. A few statements per batch, whatever its size:
+    /// SQLite's single writer waits on each.
     pub async fn insert_articles(
         &mut self,
         feed_id: i64,
@@ -183,8 +208,8 @@ impl IngestTx {
             })
             .collect();
         let keys = serde_json::to_string(&keys).unwrap_or_else(|_| "[]".into());
-        let mut ids = self.known_articles(feed_id, &keys, articles.len()).await?;
-        if !self.serialised && ids.iter().any(Option::is_none) {
+        let mut known = self.known_articles(feed_id, &keys, articles.len()).await?;
+        if !self.serialised && known.contains(&Known::New) {
             // New articles after all: wait for the other writers, then look again.
             on_tx!(&mut self.tx, conn, sql => {
                 if let Some(lock) = sql::SERIALISE_ARTICLE_WRITES {
@@ -192,14 +217,15 @@ impl IngestTx {
                 }
             });
             self.serialised = true;
-            ids = self.known_articles(feed_id, &keys, articles.len()).await?;
+            known = self.known_articles(feed_id, &keys, articles.len()).await?;
         }
+        let mut ids: Vec<Option<i64>> = known.iter().map(|k| k.stored_id()).collect();
         // The new ones, each identity once (the first entry wins).
         let mut first_entry: std::collections::HashMap<&str, usize> =
             std::collections::HashMap::new();
         let fresh: Vec<usize> = (0..articles.len())
             .filter(|&i| {
-                ids[i].is_none()
+                known[i] == Known::New
                     && *first_entry
                         .entry(articles[i].identity.as_str())
                         .or_insert(i)
@@ -252,28 +278,35 @@ impl IngestTx {
             .collect())
     }
 
-    /// Per entry of `keys` (`count` of them), the stored article it is: the one with its
-    /// identity, else the oldest another feed brought with its canonical link.
+    /// Per entry of `keys` (`count` of them), what it is: the stored article with its
+    /// identity, else the oldest another feed brought with its canonical link; else an article
+    /// retention deleted (by identity, or by a link another feed brought); else new.
     async fn known_articles(
         &mut self,
         feed_id: i64,
         keys: &str,
         count: usize,
-    ) -> Result<Vec<Option<i64>>> {
-        let known: Vec<(i64, i64, i64)> = on_tx!(&mut self.tx, conn, sql => {
+    ) -> Result<Vec<Known>> {
+        let found: Vec<(i64, i64, i64)> = on_tx!(&mut self.tx, conn, sql => {
             sqlx::query_as(sql::KNOWN_ARTICLES)
                 .bind(keys)
                 .bind(feed_id)
                 .fetch_all(&mut *conn)
                 .await?
         });
-        let mut ids: Vec<Option<i64>> = vec![None; count];
-        for (index, _, id) in known {
-            if let Some(slot) = usize::try_from(index).ok().and_then(|i| ids.get_mut(i)) {
-                slot.get_or_insert(id);
+        let mut known = vec![Known::New; count];
+        // Rows come by entry, then by how they are known: the first row of an entry wins.
+        for (index, by, id) in found {
+            if let Some(slot) = usize::try_from(index).ok().and_then(|i| known.get_mut(i))
+                && *slot == Known::New
+            {
+                *slot = match by {
+                    KNOWN_BY_IDENTITY | KNOWN_BY_LINK => Known::Stored(id),
+                    _ => Known::Deleted,
+                };
             }
         }
-        Ok(ids)
+        Ok(known)
     }
 
     /// Article alerts queued for `watch` since `since` (for the hourly cap).

@@ -1,7 +1,8 @@
-//! The database: every SQL statement, the embedded migrations, transactions, feed poll state
-//! and the alert outbox, over SQLite (the default, one process) or PostgreSQL (any number of
-//! processes). One `Store` type over two concrete pools: the SQL both backends share is written
-//! once, and the few statements that differ live in `dialect`, one module per backend.
+//! The database: every SQL statement, the embedded migrations, transactions, feed poll state,
+//! the alert outbox and retention, over SQLite (the default, one process) or PostgreSQL (any
+//! number of processes). One `Store` type over two concrete pools: the SQL both backends share
+//! is written once, and the few statements that differ live in `dialect`, one module per
+//! backend.
 
 mod copy;
 mod dialect;
@@ -9,12 +10,14 @@ mod feeds;
 mod ingest;
 mod instances;
 mod outbox;
+mod retention;
 mod rows;
 
 pub use copy::CopiedTable;
 pub use ingest::IngestTx;
 pub use instances::Instance;
 pub use outbox::{Claimant, OutboxSummary, RecipientState, SentRecord};
+pub use retention::{FileSpace, MIN_ARTICLE_KEEP, PruneReport, RetentionPolicy};
 pub use rows::{
     AlertDetail, AlertKind, AlertRow, AlertStatus, ArchivedArticle, BatchItem, DeliveryState,
     FeedHealth, FeedPollState, FeedRow, PollStatus, QueuedFeed,
@@ -24,7 +27,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 /// Why a database operation failed.
@@ -247,6 +252,9 @@ impl Store {
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(open_error)?
                     .create_if_missing(true)
+                    // Takes effect on a new file (set before its first table): retention then
+                    // shrinks it. An older file keeps its mode until `make_file_shrinkable`.
+                    .auto_vacuum(SqliteAutoVacuum::Incremental)
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(30))
