@@ -7,7 +7,9 @@
 //! 2. read-only commands never create a database: they say none exists yet and fail;
 //! 3. `once` exits non-zero when every feed failed (cron must notice), and 130 on SIGINT;
 //! 4. everything that stops `run` is reported by `check`, and all three exit 2 on it
-//!    (`install/preflight.rs`).
+//!    (`install/preflight.rs`);
+//! 5. the README's systemd steps give a service its dynamic user can check and run
+//!    (`install/systemd.rs`).
 //!
 //! Each test has a temporary directory with the configuration in `conf/` and runs the command
 //! from `cwd/`, another directory, so that a path resolved against the working directory
@@ -17,6 +19,8 @@
 #[path = "install/preflight.rs"]
 mod preflight;
 mod support;
+#[path = "install/systemd.rs"]
+mod systemd;
 
 use std::time::Duration;
 
