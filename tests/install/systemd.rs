@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 
 use tempfile::TempDir;
 
-use crate::support::cli::{COMMAND_TIMEOUT, Run, entries};
+use crate::support::cli::{self, COMMAND_TIMEOUT, Run, entries};
 use crate::support::{FeedServer, Item, Route, reserve_port, rss, wait_until};
 
 /// The uid and gid the dynamic user gets here: one no account has.
@@ -211,25 +211,9 @@ impl Root {
     }
 
     /// Waits (bounded) for a command started by [`Root::spawn_as_service`].
-    fn finish(&self, mut child: Child, subcommand: &str) -> Run {
-        let mut status = None;
-        let ended = wait_until(COMMAND_TIMEOUT, || {
-            status = child.try_wait().expect("wait");
-            status.is_some()
-        });
-        if !ended {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let stderr = self.output(subcommand, "stderr");
-        let Some(status) = status else {
-            panic!("newswatch {subcommand} did not finish within {COMMAND_TIMEOUT:?}\n{stderr}");
-        };
-        Run {
-            status,
-            stdout: self.output(subcommand, "stdout"),
-            stderr,
-        }
+    fn finish(&self, child: Child, subcommand: &str) -> Run {
+        let output = |name: &str| self.path().join(format!("{subcommand}.{name}"));
+        cli::finish(child, &output("stdout"), &output("stderr"), subcommand)
     }
 
     fn run_as_service(&self, subcommand: &str) -> Run {

@@ -114,26 +114,13 @@ impl CliEnv {
     }
 
     /// Waits (bounded) for a spawned command and reads what it printed.
-    pub fn finish(&self, mut child: Child, what: &str) -> Run {
-        let mut status = None;
-        let ended = wait_until(COMMAND_TIMEOUT, || {
-            status = child.try_wait().expect("wait for newswatch");
-            status.is_some()
-        });
-        if !ended {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let read = |name: &str| std::fs::read_to_string(self.root().join(name)).unwrap_or_default();
-        let (stdout, stderr) = (read("stdout"), read("stderr"));
-        let Some(status) = status else {
-            panic!("newswatch {what} did not finish within {COMMAND_TIMEOUT:?}\n{stderr}");
-        };
-        Run {
-            status,
-            stdout,
-            stderr,
-        }
+    pub fn finish(&self, child: Child, what: &str) -> Run {
+        finish(
+            child,
+            &self.root().join("stdout"),
+            &self.root().join("stderr"),
+            what,
+        )
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
@@ -142,6 +129,30 @@ impl CliEnv {
 
     pub fn run_command(&self, command: Command, what: &str) -> Run {
         self.finish(self.spawn_command(command), what)
+    }
+}
+
+/// Waits (bounded: [`COMMAND_TIMEOUT`], then killed and a panic) for `child`, whose output
+/// went to the files `stdout` and `stderr`, and reads them.
+pub fn finish(mut child: Child, stdout: &Path, stderr: &Path, what: &str) -> Run {
+    let mut status = None;
+    let ended = wait_until(COMMAND_TIMEOUT, || {
+        status = child.try_wait().expect("wait for newswatch");
+        status.is_some()
+    });
+    if !ended {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
+    let (stdout, stderr) = (read(stdout), read(stderr));
+    let Some(status) = status else {
+        panic!("newswatch {what} did not finish within {COMMAND_TIMEOUT:?}\n{stderr}");
+    };
+    Run {
+        status,
+        stdout,
+        stderr,
     }
 }
 
