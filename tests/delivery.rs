@@ -1476,10 +1476,11 @@ fn check_never_prints_a_password_written_in_an_inline_smtp_table() {
 
 #[test]
 fn check_refuses_auth_over_an_unencrypted_connection() {
-    let env = Env::new();
+    // The variable is set: check also requires that (see tests/install/preflight.rs).
+    let env = Env::new().var("NW_TEST_SMTP_PASSWORD", "not-a-real-password");
     env.write_raw_config(&check_config(
         "\n[email.smtp]\nhost = \"127.0.0.1\"\nport = 25\nsecurity = \"none\"\n\
-         username = \"alice\"\npassword_env = \"NW_TEST_UNSET_PASSWORD\"\n",
+         username = \"alice\"\npassword_env = \"NW_TEST_SMTP_PASSWORD\"\n",
     ));
     let check = env.run(&["check"]);
     assert_eq!(
@@ -1508,7 +1509,7 @@ fn check_refuses_auth_over_an_unencrypted_connection() {
     // With allow_insecure_auth = true it is accepted.
     env.write_raw_config(&check_config(
         "\n[email.smtp]\nhost = \"127.0.0.1\"\nport = 25\nsecurity = \"none\"\n\
-         username = \"alice\"\npassword_env = \"NW_TEST_UNSET_PASSWORD\"\nallow_insecure_auth = true\n",
+         username = \"alice\"\npassword_env = \"NW_TEST_SMTP_PASSWORD\"\nallow_insecure_auth = true\n",
     ));
     let check = env.run(&["check"]);
     check.assert_success("check with allow_insecure_auth = true");

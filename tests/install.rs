@@ -5,148 +5,43 @@
 //!    directory, not the working directory (`--config /etc/newswatch/config.toml feeds` run
 //!    from a home directory reads the daemon's database);
 //! 2. read-only commands never create a database: they say none exists yet and fail;
-//! 3. `once` exits non-zero when every feed failed (cron must notice), and 130 on SIGINT.
+//! 3. `once` exits non-zero when every feed failed (cron must notice), and 130 on SIGINT;
+//! 4. everything that stops `run` is reported by `check`, and all three exit 2 on it
+//!    (`install/preflight.rs`);
+//! 5. the README's systemd steps give a service its dynamic user can check and run
+//!    (`install/systemd.rs`).
 //!
 //! Each test has a temporary directory with the configuration in `conf/` and runs the command
 //! from `cwd/`, another directory, so that a path resolved against the working directory
 //! lands where the test sees it. These tests are about SQLite files: they use SQLite even when
 //! `NEWSWATCH_TEST_POSTGRES` is set.
 
+#[path = "install/preflight.rs"]
+mod preflight;
 mod support;
+#[path = "install/systemd.rs"]
+mod systemd;
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use support::{FeedServer, Item, Route, reserve_port, rss, wait_until};
-use tempfile::TempDir;
+use support::cli::{COMMAND_TIMEOUT, CliEnv, entries};
+use support::{FeedServer, Item, Route, reserve_port, rss};
 
-/// Longest any single command may take before the test gives up on it.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The world of one test: `conf/config.toml` (relative database and alerts paths) and
-/// `cwd/`, the working directory of every command.
-struct Env {
-    dir: TempDir,
-}
-
-/// What a finished command did.
-struct Run {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn describe(&self) -> String {
-        format!(
-            "exit status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.status, self.stdout, self.stderr
-        )
+/// `conf/config.toml` with these feed URLs, `[database] url = "sqlite://newswatch.db"` and
+/// `[email] dir = "alerts"` (both relative).
+fn with_feeds(urls: &[String]) -> CliEnv {
+    let mut text = String::from(
+        "[database]\nurl = \"sqlite://newswatch.db\"\n\n\
+         [polling]\ntimeout = \"60s\"\n\n\
+         [email]\nfrom = \"Newswatch <alerts@newswatch.test>\"\ntransport = \"file\"\n\
+         dir = \"alerts\"\n",
+    );
+    for (i, url) in urls.iter().enumerate() {
+        text += &format!("\n[[feeds]]\nname = \"feed{i}\"\nurl = \"{url}\"\n");
     }
-}
-
-impl Env {
-    /// Writes `conf/config.toml` with these feed URLs, `[database] url =
-    /// "sqlite://newswatch.db"` and `[email] dir = "alerts"` (both relative).
-    fn with_feeds(urls: &[String]) -> Env {
-        let dir = tempfile::Builder::new()
-            .prefix("newswatch-install-")
-            .tempdir()
-            .expect("create temp dir");
-        let env = Env { dir };
-        std::fs::create_dir(env.conf()).expect("create conf/");
-        std::fs::create_dir(env.cwd()).expect("create cwd/");
-        let mut text = String::from(
-            "[database]\nurl = \"sqlite://newswatch.db\"\n\n\
-             [polling]\ntimeout = \"60s\"\n\n\
-             [email]\nfrom = \"Newswatch <alerts@newswatch.test>\"\ntransport = \"file\"\n\
-             dir = \"alerts\"\n",
-        );
-        for (i, url) in urls.iter().enumerate() {
-            text += &format!("\n[[feeds]]\nname = \"feed{i}\"\nurl = \"{url}\"\n");
-        }
-        text += "\n[[watch]]\nname = \"Walrus\"\nquery = \"walrus\"\n\
-                 to = [\"analyst@example.org\"]\nmax_per_hour = 0\n";
-        std::fs::write(env.config(), text).expect("write config");
-        env
-    }
-
-    fn conf(&self) -> PathBuf {
-        self.dir.path().join("conf")
-    }
-
-    fn cwd(&self) -> PathBuf {
-        self.dir.path().join("cwd")
-    }
-
-    fn config(&self) -> PathBuf {
-        self.conf().join("config.toml")
-    }
-
-    /// `newswatch --config <abs conf/config.toml> ARGS`, run from `cwd/`, its output in
-    /// files beside (never in) the two directories.
-    fn spawn(&self, args: &[&str]) -> Child {
-        let out = |name: &str| File::create(self.dir.path().join(name)).expect("output file");
-        Command::new(env!("CARGO_BIN_EXE_newswatch"))
-            .arg("--config")
-            .arg(self.config())
-            .args(args)
-            .current_dir(self.cwd())
-            .env("RUST_LOG", "info")
-            .env_remove("NEWSWATCH_CONFIG")
-            .stdin(Stdio::null())
-            .stdout(out("stdout"))
-            .stderr(out("stderr"))
-            .spawn()
-            .expect("spawn newswatch")
-    }
-
-    /// Waits (bounded) for a spawned command and reads what it printed.
-    fn finish(&self, mut child: Child, args: &[&str]) -> Run {
-        let mut status = None;
-        let ended = wait_until(COMMAND_TIMEOUT, || {
-            status = child.try_wait().expect("wait for newswatch");
-            status.is_some()
-        });
-        if !ended {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let read =
-            |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
-        let (stdout, stderr) = (read("stdout"), read("stderr"));
-        let Some(status) = status else {
-            panic!("newswatch {args:?} did not finish within {COMMAND_TIMEOUT:?}\n{stderr}");
-        };
-        Run {
-            status,
-            stdout,
-            stderr,
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        self.finish(self.spawn(args), args)
-    }
-}
-
-/// The names of the entries of `dir` (empty when it does not exist).
-fn entries(dir: &Path) -> Vec<String> {
-    let Ok(read) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = read
-        .map(|e| {
-            e.expect("read dir")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    names.sort();
-    names
+    text += "\n[[watch]]\nname = \"Walrus\"\nquery = \"walrus\"\n\
+             to = [\"analyst@example.org\"]\nmax_per_hour = 0\n";
+    CliEnv::with_config(&text)
 }
 
 /// A feed with one fresh article matching the watch.
@@ -169,7 +64,7 @@ fn refused_url() -> String {
 #[test]
 fn relative_database_and_alert_paths_land_next_to_the_config_whatever_the_working_directory() {
     let server = FeedServer::start();
-    let env = Env::with_feeds(&[walrus_feed(&server)]);
+    let env = with_feeds(&[walrus_feed(&server)]);
 
     let once = env.run(&["once"]);
     assert!(
@@ -217,7 +112,7 @@ fn relative_database_and_alert_paths_land_next_to_the_config_whatever_the_workin
 
 #[test]
 fn read_only_commands_say_there_is_no_database_and_create_none() {
-    let env = Env::with_feeds(&[refused_url()]);
+    let env = with_feeds(&[refused_url()]);
     let expected_path = env.conf().join("newswatch.db");
     let expected = format!("no database exists yet at {}", expected_path.display());
     for args in [
@@ -265,7 +160,7 @@ fn read_only_commands_say_there_is_no_database_and_create_none() {
 
 #[test]
 fn once_fails_when_every_feed_failed() {
-    let env = Env::with_feeds(&[refused_url(), refused_url()]);
+    let env = with_feeds(&[refused_url(), refused_url()]);
     let run = env.run(&["once"]);
     assert_eq!(
         run.status.code(),
@@ -283,7 +178,7 @@ fn once_fails_when_every_feed_failed() {
 #[test]
 fn once_succeeds_when_only_some_feeds_failed() {
     let server = FeedServer::start();
-    let env = Env::with_feeds(&[walrus_feed(&server), refused_url()]);
+    let env = with_feeds(&[walrus_feed(&server), refused_url()]);
     let run = env.run(&["once"]);
     assert!(
         run.status.success(),
@@ -300,17 +195,17 @@ fn once_exits_130_after_a_clean_stop_on_sigint() {
         "/stall.xml",
         Route::rss(rss(&[])).delayed(Duration::from_secs(600)),
     );
-    let env = Env::with_feeds(&[server.url("/stall.xml")]);
+    let env = with_feeds(&[server.url("/stall.xml")]);
     let child = env.spawn(&["once"]);
     // Once the feed is requested, `once` is polling: its signal handlers are installed.
     server.wait_for_hits("/stall.xml", 1, COMMAND_TIMEOUT);
-    let sent = Command::new("kill")
+    let sent = std::process::Command::new("kill")
         .arg("-INT")
         .arg(child.id().to_string())
         .status()
         .expect("run kill");
     assert!(sent.success(), "kill -INT failed");
-    let run = env.finish(child, &["once"]);
+    let run = env.finish(child, "once");
     assert_eq!(
         run.status.code(),
         Some(130),

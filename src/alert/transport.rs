@@ -13,6 +13,7 @@ use lettre::{AsyncSendmailTransport, AsyncTransport, Tokio1Executor};
 
 use super::smtp::{SmtpClient, SmtpSession, SmtpTls};
 use crate::config::{EmailConfig, SmtpConfig, SmtpSecurity, Transport};
+use crate::log_text::untrusted;
 
 /// The server's verdict on one recipient of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,8 +40,22 @@ pub enum DeliveryError {
 
 /// Why the transport could not be set up.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("email transport: {0}")]
-pub struct TransportSetupError(pub String);
+#[error("email transport: {message}")]
+pub struct TransportSetupError {
+    /// The `[email.smtp]` key the problem comes from, when one does (`password_env`), so
+    /// that `check` can point at its line.
+    pub key: Option<&'static str>,
+    pub message: String,
+}
+
+impl TransportSetupError {
+    fn of_key(key: &'static str, message: String) -> Self {
+        Self {
+            key: Some(key),
+            message,
+        }
+    }
+}
 
 /// The configured way to send mail.
 pub enum Mailer {
@@ -79,8 +94,9 @@ impl Mailer {
                 None => AsyncSendmailTransport::new(),
             })),
             Transport::Smtp => {
-                let smtp = email.smtp.as_ref().ok_or_else(|| {
-                    TransportSetupError("transport = \"smtp\" needs an [email.smtp] table".into())
+                let smtp = email.smtp.as_ref().ok_or_else(|| TransportSetupError {
+                    key: None,
+                    message: "transport = \"smtp\" needs an [email.smtp] table".into(),
                 })?;
                 smtp_client(smtp.get_ref()).map(Mailer::Smtp)
             }
@@ -151,21 +167,31 @@ impl MailSession<'_> {
 
 fn password(smtp: &SmtpConfig) -> Result<Option<String>, TransportSetupError> {
     if let Some(var) = &smtp.password_env {
-        return std::env::var(var).map(Some).map_err(|_| {
-            TransportSetupError(format!(
-                "the SMTP password variable {var} is not set in the environment \
-                 (set it, or use password_file)"
-            ))
+        return std::env::var(var).map(Some).map_err(|e| {
+            let why = match e {
+                std::env::VarError::NotPresent => "is not set in the environment",
+                std::env::VarError::NotUnicode(_) => "is not valid UTF-8",
+            };
+            TransportSetupError::of_key(
+                "password_env",
+                format!(
+                    "[email.smtp] password_env: the SMTP password variable {} {why}",
+                    untrusted(var)
+                ),
+            )
         });
     }
     if let Some(path) = &smtp.password_file {
         return std::fs::read_to_string(path)
             .map(|p| Some(p.trim_end_matches(['\r', '\n']).to_string()))
             .map_err(|e| {
-                TransportSetupError(format!(
-                    "cannot read the SMTP password file {}: {e}",
-                    path.display()
-                ))
+                TransportSetupError::of_key(
+                    "password_file",
+                    format!(
+                        "[email.smtp] password_file: cannot read the SMTP password file {}: {e}",
+                        untrusted(path.display())
+                    ),
+                )
             });
     }
     Ok(smtp.password.clone())
@@ -175,19 +201,47 @@ fn tls_parameters(smtp: &SmtpConfig) -> Result<TlsParameters, TransportSetupErro
     let mut builder = TlsParameters::builder(smtp.host.clone());
     if let Some(ca_file) = &smtp.ca_file {
         let pem = std::fs::read(ca_file).map_err(|e| {
-            TransportSetupError(format!("cannot read ca_file {}: {e}", ca_file.display()))
+            TransportSetupError::of_key(
+                "ca_file",
+                format!(
+                    "[email.smtp] ca_file: cannot read {}: {e}",
+                    untrusted(ca_file.display())
+                ),
+            )
         })?;
+        // lettre takes a file with no certificate in it (a key, a typo'd path's other file)
+        // as an empty list, and delivery then fails on every message: refuse it here.
+        let certificates = {
+            use rustls::pki_types::{CertificateDer, pem::PemObject};
+            CertificateDer::pem_slice_iter(&pem).count()
+        };
+        if certificates == 0 {
+            return Err(TransportSetupError::of_key(
+                "ca_file",
+                format!(
+                    "[email.smtp] ca_file: {} is not a PEM certificate: it holds no \
+                     \"BEGIN CERTIFICATE\" block",
+                    untrusted(ca_file.display())
+                ),
+            ));
+        }
         let certificate = Certificate::from_pem(&pem).map_err(|e| {
-            TransportSetupError(format!(
-                "ca_file {} is not a PEM certificate: {e}",
-                ca_file.display()
-            ))
+            TransportSetupError::of_key(
+                "ca_file",
+                format!(
+                    "[email.smtp] ca_file: {} is not a PEM certificate: {e}",
+                    untrusted(ca_file.display())
+                ),
+            )
         })?;
         builder = builder.add_root_certificate(certificate);
     }
-    builder
-        .build_rustls()
-        .map_err(|e| TransportSetupError(format!("TLS setup for {}: {e}", smtp.host)))
+    builder.build_rustls().map_err(|e| {
+        TransportSetupError::of_key(
+            "host",
+            format!("[email.smtp] TLS setup for {}: {e}", untrusted(&smtp.host)),
+        )
+    })
 }
 
 fn smtp_client(smtp: &SmtpConfig) -> Result<SmtpClient, TransportSetupError> {

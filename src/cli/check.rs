@@ -3,22 +3,19 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use newswatch::alert::Mailer;
 use newswatch::config::Config;
 use newswatch::wording::plural;
 
 use super::{compile_watches, loaded};
 
 pub fn run(path: &Path) -> ExitCode {
-    let config = match loaded(Config::load_for_delivery(path)) {
+    // What `run` and `once` load too: what passes here starts there.
+    let config = match loaded(Config::load_to_run(path)) {
         Ok(config) => config,
         Err(code) => return code,
     };
     for warning in config.warnings() {
         eprintln!("{}\n", warning.warning());
-    }
-    if let Err(e) = Mailer::from_config(&config.email) {
-        eprintln!("{}: warning: {e}\n", path.display());
     }
     let watches = match compile_watches(&config) {
         Ok(watches) => watches,

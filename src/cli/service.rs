@@ -76,7 +76,9 @@ async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
 
 /// Loads the configuration, says what `command` is starting with, and starts the daemon.
 async fn start(path: &Path, command: &str) -> Result<(Arc<Daemon>, Config), ExitCode> {
-    let config = loaded(Config::load_for_delivery(path))?;
+    // As `check` loads it: every configuration problem, and what the configuration needs of
+    // this machine, exits EXIT_CONFIG before the database is opened.
+    let config = loaded(Config::load_to_run(path))?;
     log_start(&config, command);
     for warning in config.warnings() {
         tracing::warn!("{}", warning.warning());

@@ -6,6 +6,7 @@
 
 mod diagnostic;
 mod diff;
+mod environment;
 pub mod opml;
 mod paths;
 mod recover;
@@ -624,13 +625,38 @@ impl Config {
 
     fn validate_database(&self, errors: &mut Vec<ConfigError>) {
         let url = &self.database.url;
-        let known = ["sqlite:", "postgres://", "postgresql://"];
-        if !known.iter().any(|scheme| url.starts_with(scheme)) {
+        // What `Store::open` accepts, parsed as it parses it.
+        let parsed = match crate::store::Backend::of_url(url) {
+            Some(crate::store::Backend::Sqlite) => {
+                <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url).err()
+            }
+            Some(crate::store::Backend::Postgres) => {
+                <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url).err()
+            }
+            None => {
+                errors.push(ConfigError::key(
+                    &self.source,
+                    &["database", "url"],
+                    format!(
+                        "[database] url {:?} is neither a SQLite nor a PostgreSQL URL",
+                        crate::store::redacted_url(url)
+                    ),
+                    "use \"sqlite://newswatch.db\" or \"postgres://user@host:5432/dbname\"",
+                ));
+                None
+            }
+        };
+        if let Some(e) = parsed {
             errors.push(ConfigError::key(
                 &self.source,
                 &["database", "url"],
-                format!("[database] url {url:?} is neither a SQLite nor a PostgreSQL URL"),
-                "use \"sqlite://newswatch.db\" or \"postgres://user@host:5432/dbname\"",
+                format!(
+                    "[database] url {:?} cannot be used: {}",
+                    crate::store::redacted_url(url),
+                    crate::log_text::untrusted(e)
+                ),
+                "see the [database] url examples in the README: sqlite:///var/lib/newswatch/newswatch.db, \
+                 postgres://user@host:5432/dbname?sslmode=verify-full",
             ));
         }
         if self.database.max_connections == Some(0) {
@@ -680,6 +706,14 @@ impl Config {
                 &["polling"],
                 "[polling] concurrency and per_host must be at least 1".to_string(),
                 "the defaults are concurrency = 16 and per_host = 2",
+            ));
+        }
+        if reqwest::header::HeaderValue::from_str(&p.user_agent).is_err() {
+            errors.push(ConfigError::key(
+                &self.source,
+                &["polling", "user_agent"],
+                "[polling] user_agent cannot be sent as an HTTP header".to_string(),
+                "remove control characters and line breaks, e.g. \"newswatch (+https://example.org/contact)\"",
             ));
         }
         if p.max_body.0 < 1024 {

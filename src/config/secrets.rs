@@ -45,6 +45,7 @@ pub fn secret_regions(text: &str) -> Vec<Range<usize>> {
         }
     }
     regions.extend(keyless_secret_lines(text));
+    regions.extend(url_passwords(text));
     regions.retain(|region| !region.is_empty());
     regions.sort_by_key(|region| region.start);
     let mut merged: Vec<Range<usize>> = Vec::with_capacity(regions.len());
@@ -200,6 +201,26 @@ fn keyless_secret_lines(text: &str) -> Vec<Range<usize>> {
             }
         }
         start += line.len();
+    }
+    regions
+}
+
+/// The passwords of URLs written anywhere in the text (`postgres://user:s3cret@host/db`, a
+/// feed's `https://user:s3cret@host/rss`): from the `:` after the user to the last `@` of
+/// the authority.
+fn url_passwords(text: &str) -> Vec<Range<usize>> {
+    let mut regions = Vec::new();
+    for (scheme_end, _) in text.match_indices("://") {
+        let authority_start = scheme_end + 3;
+        let authority_len = text[authority_start..]
+            .find(|c: char| matches!(c, '/' | '?' | '#' | '"' | '\'' | '\\') || c.is_whitespace())
+            .unwrap_or(text.len() - authority_start);
+        let authority = &text[authority_start..authority_start + authority_len];
+        if let Some(at) = authority.rfind('@')
+            && let Some(colon) = authority[..at].find(':')
+        {
+            regions.push(authority_start + colon + 1..authority_start + at);
+        }
     }
     regions
 }
@@ -580,6 +601,26 @@ mod tests {
             masked("password = correct\n horse\n# c"),
             "password = *******\n******\n# c"
         );
+    }
+
+    #[test]
+    fn the_passwords_of_urls_are_hidden() {
+        assert_eq!(
+            masked(r#"url = "postgres://nw:s3cret@db:5432/nw?sslmode=require""#),
+            r#"url = "postgres://nw:******@db:5432/nw?sslmode=require""#
+        );
+        assert_eq!(
+            masked("url = 'mysql://root:p@ss@localhost/x' # c"),
+            "url = 'mysql://root:****@localhost/x' # c"
+        );
+        for kept in [
+            r#"url = "postgres://nw@db/nw""#,
+            r#"url = "https://example.org:8443/rss""#,
+            r#"url = "sqlite:///var/lib/newswatch/newswatch.db""#,
+            "a = \"x://\"",
+        ] {
+            assert_eq!(masked(kept), kept);
+        }
     }
 
     #[test]

@@ -189,7 +189,7 @@ impl Daemon {
             ReloadCause::Hangup => "SIGHUP",
             ReloadCause::FileChanged => "the file changed",
         };
-        let config = match Config::load_for_delivery(path) {
+        let config = match Config::load_to_run(path) {
             Ok(config) => config,
             Err(errors) => {
                 log_refusal(path, why, &errors);

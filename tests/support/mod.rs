@@ -6,6 +6,7 @@
 //! * [`SmtpServer`] (`smtp.rs`): SMTP server (mailin-embedded) with optional
 //!   STARTTLS (generated CA) and AUTH, failure injection, stop/resume.
 //! * [`seed`]: the seed article's text.
+//! * [`cli`]: the `newswatch` binary run in a temporary directory, every wait bounded.
 //! * Helpers: [`wait_until`], [`wait_until_async`], [`reserve_port`],
 //!   [`install_crypto_provider`], and the [`rss`] / [`atom`] feed builders.
 //!
@@ -14,6 +15,7 @@
 // Each test binary uses a subset of this module.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod database;
 pub mod http;
 pub mod seed;
