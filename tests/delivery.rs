@@ -1210,6 +1210,51 @@ fn sigterm_during_a_slow_delivery_exits_zero_and_keeps_the_rest_queued() {
     eprintln!("sigterm in flight: exit in {took:?}, {sent_before} sent before the exit");
 }
 
+/// A message still in flight when SIGTERM comes is finished, however slow the server, as long
+/// as it answers within its timeout: the server that accepted it is recorded as having it, and
+/// the next run does not send it again. (It was cut after 5 s, and sent twice.)
+#[test]
+fn sigterm_lets_a_slow_message_finish_within_the_smtp_timeout_and_it_is_not_sent_again() {
+    let smtp = SmtpServer::builder()
+        .delay_per_message(Duration::from_secs(7))
+        .start();
+    let (_feed, feed_url) = feed_with(&pyongyang_items("slow-one", 1));
+    let env = Env::new();
+    env.write_config(&Setup {
+        feed_url: &feed_url,
+        smtp: format!(
+            "host = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\ntimeout = \"20s\"\n",
+            smtp.port()
+        ),
+        email: "",
+        watch: "",
+    });
+    let mut daemon = env.daemon();
+    let in_flight = wait_until(Duration::from_secs(30), || {
+        smtp.events().iter().any(|e| e.starts_with("RCPT TO"))
+    });
+    assert!(in_flight, "the message should be in flight");
+    let (status, took) = daemon.terminate(Duration::from_secs(30));
+    assert!(
+        status.success(),
+        "exit status {status}\n{}",
+        daemon.stderr()
+    );
+    assert_eq!(smtp.messages().len(), 1, "the server got the message");
+    let counts = env.alert_counts();
+    assert_eq!(
+        counts.get("sent").copied(),
+        Some(1),
+        "the accepted message is recorded as sent: {counts:?}\n{}",
+        daemon.stderr()
+    );
+    smtp.set_delay_per_message(Duration::ZERO);
+    env.once();
+    let mails = smtp.wait_for_exactly(1, Duration::from_secs(10), Duration::from_millis(500));
+    assert_eq!(mails.len(), 1, "not sent again: {mails:#?}");
+    eprintln!("sigterm with a 7 s message in flight: exit in {took:?}");
+}
+
 // ------------------------------------------------------------------------------------------
 // Permanent and transient SMTP failures.
 // ------------------------------------------------------------------------------------------

@@ -384,7 +384,9 @@ impl Notifier {
             };
             let outcome = tokio::select! {
                 outcome = session.send(&mail, &to) => outcome,
-                _ = grace_after(shutdown) => {
+                // Past the transport's own bound (see `Mailer::longest_send`): only a send that
+                // hangs beyond its timeouts is abandoned.
+                _ = grace_after(shutdown, self.mailer.longest_send() + Duration::from_secs(1)) => {
                     warn!("shutting down: abandoning a delivery that did not finish in time; it stays queued");
                     self.store.release_claim(alert.id).await?;
                     return Ok(Flow::Stop);
@@ -553,12 +555,10 @@ impl Notifier {
     }
 }
 
-/// How long a delivery in flight may go on after shutdown was asked for.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-async fn grace_after(shutdown: &CancellationToken) {
+/// Fires `grace` after shutdown was asked for: how long a delivery in flight may go on.
+async fn grace_after(shutdown: &CancellationToken, grace: Duration) {
     shutdown.cancelled().await;
-    tokio::time::sleep(SHUTDOWN_GRACE).await;
+    tokio::time::sleep(grace).await;
 }
 
 fn parse_hits(json: Option<&str>) -> Vec<Hit> {

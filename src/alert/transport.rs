@@ -4,6 +4,7 @@
 //! it: accepted, refused for good, or deferred.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use lettre::Address;
 use lettre::address::Envelope;
@@ -100,6 +101,18 @@ impl Mailer {
                 })?;
                 smtp_client(smtp.get_ref()).map(Mailer::Smtp)
             }
+        }
+    }
+
+    /// The longest one recipient's send may take: for SMTP, connecting (greeting, EHLO,
+    /// STARTTLS, login) and one transaction, each bounded by the timeout. A message in
+    /// flight when a stop is asked for gets this long to finish, so that a server that
+    /// accepts it is recorded as having it (cutting it short would send it again after the
+    /// restart). Sendmail and files have no timeout of their own: bounded at a minute.
+    pub fn longest_send(&self) -> Duration {
+        match self {
+            Mailer::Smtp(client) => client.timeout.saturating_mul(2),
+            Mailer::File { .. } | Mailer::Sendmail(_) => Duration::from_secs(60),
         }
     }
 
