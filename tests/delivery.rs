@@ -1991,6 +1991,14 @@ fn three_instances_send_each_alert_once_and_survive_kills() {
             let (status, _) = daemon.terminate(Duration::from_secs(15));
             assert!(status.success(), "{status}");
         }
+        let left = env.run(&["instances", "--json"]);
+        assert_eq!(
+            left.stdout.lines().count(),
+            kills,
+            "an instance that stopped cleanly leaves; only the killed ones are still listed \
+             until they age out: {}",
+            left.describe()
+        );
         eprintln!("three instances, {kills} kills: {mails} mails for 20 alerts");
     }
 }

@@ -576,3 +576,32 @@ fn the_shipped_alerting_rules_are_valid_and_fire_on_what_they_describe() {
         String::from_utf8_lossy(&tested.stderr)
     );
 }
+
+#[test]
+fn a_clean_stop_leaves_the_instances_table_and_a_restart_with_another_config_does_not_warn() {
+    let setup = ReloadSetup::new();
+    let mut first = setup.start(&["run"]);
+    assert!(first.stop().success(), "{}", first.log());
+    let listed = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .arg("--config")
+        .arg(&setup.config)
+        .args(["instances", "--json"])
+        .output()
+        .expect("run instances");
+    assert!(listed.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).lines().count(),
+        0,
+        "no instance is left after a clean stop: {}",
+        String::from_utf8_lossy(&listed.stdout)
+    );
+    std::fs::write(&setup.config, setup.second_config()).expect("edit config");
+    let mut second = Daemon::start(setup.dir.path(), &setup.config, &["run"], &[]);
+    second.wait_for_log(&["newswatch started"]);
+    assert!(second.stop().success(), "{}", second.log());
+    assert!(
+        !second.log().contains("different configuration"),
+        "the process that stopped is not another instance:\n{}",
+        second.log()
+    );
+}

@@ -131,7 +131,7 @@ pub async fn run(path: &Path, watch_file: bool) -> ExitCode {
             }
             Err(e) => {
                 print_error(e);
-                daemon.store().close().await;
+                daemon.close().await;
                 return ExitCode::from(EXIT_FAILURE);
             }
         },
@@ -187,7 +187,7 @@ pub async fn once(path: &Path) -> ExitCode {
                 alerts_failed = report.alerts_failed,
                 "cycle done"
             );
-            daemon.store().close().await;
+            daemon.close().await;
             once_exit_code(&report, stopped_by.get().copied())
         }
         Err(e) => {

@@ -463,8 +463,12 @@ fn alert_lease(config: &Config) -> Duration {
     }
 }
 
-/// Every instance runs the same configuration; one that differs says so.
+/// Every instance runs the same configuration; one that differs says so. On SQLite the lock
+/// file keeps a second process out, so any other instance there is one that died.
 async fn warn_about_other_configs(store: &Store, me: &Instance) -> Result<(), StoreError> {
+    if store.backend() == crate::store::Backend::Sqlite {
+        return Ok(());
+    }
     for other in store.live_instances(INSTANCE_LIVE_FOR).await? {
         if other.id != me.id && other.config_fingerprint != me.config_fingerprint {
             warn!(
@@ -671,8 +675,17 @@ impl Daemon {
         if let Err(e) = self.notifier.record_unrecorded_sends().await {
             error!(error = %e, "alerts the server accepted could not be recorded as sent; they will be sent again");
         }
-        self.store.close().await;
+        self.close().await;
         notified
+    }
+
+    /// Ends this process's use of the database: it leaves the instances table (a clean stop
+    /// is no instance gone silent) and the pool is closed.
+    pub async fn close(&self) {
+        if let Err(e) = self.store.unregister_instance(&self.instance()).await {
+            warn!(error = %e, "cannot remove this instance from the instances table");
+        }
+        self.store.close().await;
     }
 
     /// The poll tasks of one cycle or of the scheduler, within this daemon's limits.

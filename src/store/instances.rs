@@ -61,6 +61,17 @@ impl Store {
         Ok(())
     }
 
+    /// Removes `instance` as it stops cleanly: it is gone, not merely unseen for a while.
+    pub async fn unregister_instance(&self, instance: &Instance) -> Result<()> {
+        on_pool!(self, pool, sql => {
+            sqlx::query("DELETE FROM instances WHERE id = $1")
+                .bind(&instance.id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
     /// The instances seen within `within`, oldest first.
     pub async fn live_instances(&self, within: std::time::Duration) -> Result<Vec<Instance>> {
         let seconds = i64::try_from(within.as_secs()).unwrap_or(i64::MAX);
