@@ -53,17 +53,20 @@ pub struct ConfigDiff {
     pub feeds: Changes,
     pub watches: Changes,
     pub lists: Changes,
-    /// Keys whose new value takes effect only after a restart, e.g. `[database] url`.
+    /// Keys whose value differs from the one the process started with, which only a restart
+    /// applies, e.g. `[database]`.
     pub needs_restart: Vec<&'static str>,
 }
 
 impl ConfigDiff {
-    pub fn between(old: &Config, new: &Config) -> ConfigDiff {
+    /// From the configuration in force, `old`, to `new`, in a process that started with
+    /// `started` (the restart-only keys are still what it started with).
+    pub fn between(old: &Config, new: &Config, started: &Config) -> ConfigDiff {
         ConfigDiff {
             feeds: Changes::between(&feeds_of(old), &feeds_of(new)),
             watches: Changes::between(&watches_of(old), &watches_of(new)),
             lists: Changes::between(&lists_of(old), &lists_of(new)),
-            needs_restart: restart_only_changes(old, new),
+            needs_restart: restart_only_changes(started, new),
         }
     }
 
@@ -131,7 +134,7 @@ const RESTART_ONLY: [(&str, Option<&str>, &str); 9] = [
 ];
 
 /// The restart-only keys whose text differs between the two files.
-fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
+fn restart_only_changes(started: &Config, new: &Config) -> Vec<&'static str> {
     let table = |config: &Config| {
         config
             .source
@@ -139,7 +142,7 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
             .parse::<toml::Table>()
             .unwrap_or_default()
     };
-    let (old, new) = (table(old), table(new));
+    let (old, new) = (table(started), table(new));
     let value = |table: &toml::Table, section: &str, key: Option<&str>| {
         let section = table.get(section).cloned();
         match key {

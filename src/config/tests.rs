@@ -517,7 +517,7 @@ fn a_reload_diff_names_feeds_watches_and_lists_added_removed_and_changed() {
             .replace("name = \"W\"", "name = \"W2\"")
             + "\n[[feeds]]\nname = \"Two\"\nurl = \"https://example.org/two\"\n"),
     );
-    let diff = ConfigDiff::between(&old, &new);
+    let diff = ConfigDiff::between(&old, &new, &old);
     assert_eq!(diff.feeds.added, ["Two"]);
     assert_eq!(
         diff.feeds.changed,
@@ -530,7 +530,7 @@ fn a_reload_diff_names_feeds_watches_and_lists_added_removed_and_changed() {
     assert_eq!(diff.lists.changed, ["russia"]);
     assert_eq!(diff.feeds.counts(), "+1 \u{2212}0 ~1");
     assert!(diff.needs_restart.is_empty(), "{:?}", diff.needs_restart);
-    assert!(ConfigDiff::between(&old, &parsed(VALID)).is_empty());
+    assert!(ConfigDiff::between(&old, &parsed(VALID), &old).is_empty());
 }
 
 #[test]
@@ -542,12 +542,23 @@ fn a_reload_names_the_changed_keys_that_need_a_restart() {
             .replace("timeout = \"30s\"", "timeout = \"10s\"")
             .replace("[lists]", "[http]\nlisten = \"127.0.0.1:9464\"\n\n[lists]"),
     );
-    let diff = ConfigDiff::between(&old, &new);
+    let diff = ConfigDiff::between(&old, &new, &old);
     assert_eq!(
         diff.needs_restart,
         ["[database]", "[http] listen", "[polling] timeout"]
     );
     assert!(diff.is_empty(), "nothing a reload applies changed");
+    // Against what the process started with, not the last reload: a pending change is named
+    // again at the next reload, and one reverted is named no more.
+    let then_a_watch = parsed(&new.source.text().replace("name = \"W\"", "name = \"W2\""));
+    let diff = ConfigDiff::between(&new, &then_a_watch, &old);
+    assert_eq!(diff.needs_restart.len(), 3, "{:?}", diff.needs_restart);
+    let reverted = ConfigDiff::between(&then_a_watch, &old, &old);
+    assert!(
+        reverted.needs_restart.is_empty(),
+        "{:?}",
+        reverted.needs_restart
+    );
 }
 
 #[test]

@@ -396,6 +396,8 @@ pub struct Daemon {
     pipeline: RwLock<Arc<Pipeline>>,
     /// The configuration running now, to tell what a reload changes.
     config: Mutex<Arc<Config>>,
+    /// The configuration at start: what the restart-only keys still are.
+    started_with: Arc<Config>,
     /// Serialises reloads (a signal and a file change at once).
     reloading: tokio::sync::Mutex<()>,
     message_id_domain: String,
@@ -535,6 +537,7 @@ impl Daemon {
             ),
             pipeline: RwLock::new(Arc::new(pipeline)),
             config: Mutex::new(Arc::new(config.clone())),
+            started_with: Arc::new(config.clone()),
             reloading: tokio::sync::Mutex::new(()),
             message_id_domain,
             store,

@@ -225,7 +225,7 @@ impl Daemon {
     pub async fn apply(&self, config: Config) -> Result<ConfigDiff, DaemonError> {
         let _one_at_a_time = self.reloading.lock().await;
         let running = self.running_config();
-        let diff = ConfigDiff::between(&running, &config);
+        let diff = ConfigDiff::between(&running, &config, &self.started_with);
         let watches = config.compile_watches().map_err(|errors| {
             DaemonError::Setup(format!("{} problems in the watches", errors.len()))
         })?;
@@ -297,7 +297,7 @@ fn log_diff(why: &str, diff: &ConfigDiff) {
     if !diff.needs_restart.is_empty() {
         warn!(
             keys = %diff.needs_restart.join(", "),
-            "these settings changed but take effect only after a restart"
+            "these settings differ from what newswatch started with and take effect only after a restart"
         );
     }
 }
