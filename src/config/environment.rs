@@ -7,7 +7,7 @@
 //! are found here, as configuration errors naming the key they come from, by
 //! [`Config::load_to_run`], which `check`, `run` and `once` all call before opening the
 //! database: so a configuration that `check` passes is one that `run` starts with, when both
-//! run as the same user in the same environment (as `ExecStartPre=` does).
+//! run as the same user in the same environment (as the unit's `ExecReload=` does).
 
 use std::path::{Path, PathBuf};
 
