@@ -319,11 +319,17 @@ impl<'a> Compiler<'a> {
         problems: &mut Vec<(RuleErrorKind, Range<usize>)>,
     ) {
         match node {
-            Node::Term { text, .. } | Node::Phrase { text, .. } => {
+            Node::Term { text, span } | Node::Phrase { text, span } => {
+                check_language(scope, text, span, problems);
                 tests.push(meta_test(scope, text));
             }
             Node::List { name, span } => match self.lists.get(name) {
-                Some(items) => tests.extend(items.iter().map(|item| meta_test(scope, item))),
+                Some(items) => {
+                    for item in items {
+                        check_language(scope, item, span, problems);
+                    }
+                    tests.extend(items.iter().map(|item| meta_test(scope, item)));
+                }
                 None => problems.push((
                     RuleErrorKind::UnknownList {
                         name: name.clone(),
@@ -344,6 +350,21 @@ impl<'a> Compiler<'a> {
                 scope_span.clone(),
             )),
         }
+    }
+}
+
+/// A `lang:` value that is no language code would never match: it is an error.
+fn check_language(
+    scope: Scope,
+    value: &str,
+    span: &Range<usize>,
+    problems: &mut Vec<(RuleErrorKind, Range<usize>)>,
+) {
+    if scope == Scope::Lang && !super::languages::is_language_code(value) {
+        problems.push((
+            RuleErrorKind::UnknownLanguage(value.trim().to_string()),
+            span.clone(),
+        ));
     }
 }
 

@@ -10,8 +10,10 @@ mod analysis;
 mod compile;
 mod document;
 mod eval;
+mod languages;
 pub mod lemma;
 mod lexer;
+mod lint;
 mod parser;
 mod presearch;
 
@@ -20,8 +22,11 @@ use std::fmt;
 use std::ops::Range;
 
 pub use analysis::Analyzer;
+pub use compile::fold_name;
 pub use document::{ArticleView, Document, Field};
 pub use eval::{Hit, MatchOutcome, WatchMatch};
+pub use languages::{is_language_code, language_code_help};
+pub use lint::{QueryWarning, feed_references, lower_case_operators};
 
 use compile::CompiledWatch;
 use presearch::Presearch;
@@ -88,6 +93,8 @@ pub enum RuleErrorKind {
         scope: &'static str,
     },
     OnlyNegative,
+    /// A `lang:` value that is no ISO 639-1 code.
+    UnknownLanguage(String),
 }
 
 /// A problem in one watch's query, with the byte range of the query it is about.
@@ -223,6 +230,10 @@ fn describe(kind: &RuleErrorKind) -> (String, String) {
         OnlyNegative => (
             "the query only excludes; it would match nearly every article".into(),
             "add at least one term that must be present".into(),
+        ),
+        UnknownLanguage(value) => (
+            format!("lang:{value:?} is not a language code: it would never match"),
+            languages::language_code_help(value),
         ),
     }
 }
