@@ -38,13 +38,56 @@ impl<'de> Deserialize<'de> for HumanDuration {
     }
 }
 
+/// `to = [...]` of a watch: a list of addresses. A single string is the usual slip, and its
+/// message shows the list to write (serde's own is "invalid type: string, expected a sequence").
+pub fn recipients<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<toml::Spanned<Vec<toml::Spanned<String>>>, D::Error> {
+    struct Recipients(Vec<toml::Spanned<String>>);
+    impl<'de> Deserialize<'de> for Recipients {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct RecipientsVisitor;
+            impl<'de> Visitor<'de> for RecipientsVisitor {
+                type Value = Recipients;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a list of addresses, e.g. [\"analyst@example.org\"]")
+                }
+                fn visit_str<E: de::Error>(self, text: &str) -> Result<Recipients, E> {
+                    Err(E::custom(format!(
+                        "expected a list: to = [{}]",
+                        crate::log_text::untrusted(format!("{text:?}"))
+                    )))
+                }
+                fn visit_seq<A: de::SeqAccess<'de>>(
+                    self,
+                    mut seq: A,
+                ) -> Result<Recipients, A::Error> {
+                    let mut addresses = Vec::new();
+                    while let Some(address) = seq.next_element()? {
+                        addresses.push(address);
+                    }
+                    Ok(Recipients(addresses))
+                }
+            }
+            deserializer.deserialize_any(RecipientsVisitor)
+        }
+    }
+    let spanned = toml::Spanned::<Recipients>::deserialize(deserializer)?;
+    let span = spanned.span();
+    Ok(toml::Spanned::new(span, spanned.into_inner().0))
+}
+
 /// The longest duration accepted anywhere: beyond it, schedule arithmetic would overflow.
 pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// Parses a human-written duration of at most [`MAX_DURATION`]; the error says what to write.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(text.trim()).map_err(|e| {
-        format!("invalid duration {text:?} ({e}); write e.g. \"30s\", \"15m\", \"24h\" or \"7d\"")
+    let trimmed = text.trim();
+    let duration = humantime::parse_duration(trimmed).map_err(|e| {
+        format!(
+            "invalid duration {text:?}: {}; write e.g. \"30s\", \"15m\", \"24h\" or \"7d\"",
+            duration_problem(trimmed, &e)
+        )
     })?;
     if duration > MAX_DURATION {
         return Err(format!(
@@ -52,6 +95,31 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         ));
     }
     Ok(duration)
+}
+
+/// What is wrong in a duration, in words and quoting the part at fault (the parser's own
+/// wording, "expected number at 0", counts bytes).
+fn duration_problem(text: &str, error: &humantime::DurationError) -> String {
+    use humantime::DurationError as E;
+    // The run of characters at byte `at` up to the next space, as written.
+    let part_at = |at: usize| {
+        let rest = text.get(at..).unwrap_or("");
+        rest.split(char::is_whitespace).next().unwrap_or(rest)
+    };
+    match error {
+        E::Empty => "it is empty".to_string(),
+        E::InvalidCharacter(at) => match text.get(*at..).and_then(|rest| rest.chars().next()) {
+            Some(c) => format!("{c:?} cannot be part of a duration"),
+            None => "it has a character that cannot be part of a duration".to_string(),
+        },
+        E::NumberExpected(at) => {
+            format!("a number is expected where {:?} is written", part_at(*at))
+        }
+        E::UnknownUnit { unit, value, .. } => format!(
+            "{value} {unit:?}: unknown unit (the units are s, m, h, d, w, as in \"15m\" or \"2 days\")"
+        ),
+        E::NumberOverflow => "the number is too large".to_string(),
+    }
 }
 
 /// A size in bytes written as text in the configuration, such as `"8MiB"` or `"500kB"`.
@@ -115,6 +183,31 @@ mod tests {
             "{err}"
         );
         assert!(err.message().contains("15m"), "{err}");
+        let message = |d: &str| {
+            toml::from_str::<Probe>(&format!("d = {d:?}\ns = \"1MiB\""))
+                .err()
+                .map(|e| e.message().to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            message("seven days"),
+            "invalid duration \"seven days\": a number is expected where \"seven\" is written; \
+             write e.g. \"30s\", \"15m\", \"24h\" or \"7d\""
+        );
+        assert!(
+            message("15 minutos").starts_with(
+                "invalid duration \"15 minutos\": 15 \"minutos\": unknown unit (the units are s, m, h, d, w"
+            ),
+            "{}",
+            message("15 minutos")
+        );
+        assert!(
+            message("2 hours min").contains("a number is expected where \"min\" is written"),
+            "{}",
+            message("2 hours min")
+        );
+        assert!(message("15m!").contains("'!' cannot be part of a duration"));
+        assert!(message("").contains("it is empty"));
         let err = toml::from_str::<Probe>("d = \"540000000000y\"\ns = \"1MiB\"")
             .err()
             .unwrap();
