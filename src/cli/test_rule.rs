@@ -58,6 +58,10 @@ pub async fn run(config_path: &Path, args: &TestRuleArgs) -> ExitCode {
 
 async fn run_checked(config_path: &Path, args: &TestRuleArgs) -> Result<ExitCode, ExitCode> {
     let config = load_config(config_path)?;
+    // Only the warnings about what the queries mean: a test config needs no feeds.
+    for warning in config.query_warnings() {
+        eprintln!("{warning}\n");
+    }
     let watches = compile_watches(&config)?;
     let selected = select_watches(&watches, &args.watches)?;
     let fetcher = match Fetcher::new(FetchSettings {
@@ -131,7 +135,7 @@ async fn load_source(
             url: source.to_string(),
             ..Default::default()
         };
-        let lang = configured.and_then(|f| f.lang.as_deref());
+        let lang = configured.and_then(|f| f.lang());
         let polled = feed::poll(fetcher, &request, lang)
             .await
             .map_err(|e| e.to_string())?;

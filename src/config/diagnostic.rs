@@ -90,8 +90,19 @@ impl ConfigError {
     /// A problem inside a watch query: `rule.span` is a byte range of the query text.
     pub fn in_query(source: &ConfigSource, query: &Spanned<String>, rule: &RuleError) -> Self {
         let message = format!("watch {:?}: {}", rule.watch_name, rule.message);
-        let file_span = query_span_in_file(source.text(), query, rule.span.clone());
-        Self::at(source, file_span, message, &rule.help)
+        Self::in_query_at(source, query, rule.span.clone(), message, &rule.help)
+    }
+
+    /// A problem at byte range `span` of a watch query's value, located in the file.
+    pub fn in_query_at(
+        source: &ConfigSource,
+        query: &Spanned<String>,
+        span: Range<usize>,
+        message: String,
+        help: &str,
+    ) -> Self {
+        let file_span = query_span_in_file(source.text(), query, span);
+        Self::at(source, file_span, message, help)
     }
 
     /// The offending line as shown under the message (passwords hidden), for a log format

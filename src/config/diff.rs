@@ -89,7 +89,7 @@ fn feeds_of(
                     f.url().to_string(),
                     config.feed_interval(f),
                     f.tags.clone(),
-                    f.lang.clone(),
+                    f.lang().map(str::to_string),
                 ),
             )
         })

@@ -17,7 +17,7 @@ pub use diagnostic::{ConfigError, ConfigErrors};
 pub use diff::{Changes, ConfigDiff};
 pub use values::{ByteSize, HumanDuration, parse_duration};
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -491,7 +491,7 @@ pub struct FeedConfig {
     pub tags: Vec<String>,
     /// The feed's language when it does not declare one (`lang:` in queries).
     #[serde(default)]
-    pub lang: Option<String>,
+    pub lang: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -499,7 +499,10 @@ pub struct FeedConfig {
 pub struct WatchConfig {
     pub name: Spanned<String>,
     pub query: Spanned<String>,
-    #[serde(default = "WatchConfig::no_recipients")]
+    #[serde(
+        default = "WatchConfig::no_recipients",
+        deserialize_with = "values::recipients"
+    )]
     pub to: Spanned<Vec<Spanned<String>>>,
     /// One email per match, or one digest per period.
     #[serde(default)]
@@ -813,8 +816,13 @@ impl Config {
         }
     }
 
+    /// The 1-based line of byte `at` of the file.
+    fn line_of(&self, at: usize) -> usize {
+        self.source.index().line_of(at)
+    }
+
     fn validate_feeds(&self, errors: &mut Vec<ConfigError>) {
-        let mut names = HashSet::new();
+        let mut names = HashMap::new();
         for feed in &self.feeds {
             let feed = feed.get_ref();
             let name = feed.name.get_ref();
@@ -824,11 +832,26 @@ impl Config {
                     "a feed has an empty name".to_string(),
                     "every [[feeds]] entry needs a unique name",
                 ));
-            } else if !names.insert(name.clone()) {
+            } else if let Some(first) = names.insert(name.clone(), feed.name.span().start) {
                 errors.push(self.error_at(
                     feed.name.span(),
-                    format!("two feeds are named {name:?}"),
+                    format!(
+                        "two feeds are named {name:?}: here and at line {}",
+                        self.line_of(first)
+                    ),
                     "feed names identify feeds in the database: make them unique",
+                ));
+            }
+            if let Some(lang) = &feed.lang
+                && !rules::is_language_code(lang.get_ref())
+            {
+                errors.push(self.error_at(
+                    lang.span(),
+                    format!(
+                        "feed {name:?}: lang = {:?} is not a language code: `lang:` would never match it",
+                        lang.get_ref()
+                    ),
+                    &rules::language_code_help(lang.get_ref()),
                 ));
             }
             match url::Url::parse(feed.url.get_ref()) {
@@ -863,7 +886,7 @@ impl Config {
     }
 
     fn validate_watches(&self, errors: &mut Vec<ConfigError>) {
-        let mut names = HashSet::new();
+        let mut names = HashMap::new();
         for watch in &self.watch {
             let watch = watch.get_ref();
             let name = watch.name.get_ref();
@@ -873,10 +896,13 @@ impl Config {
                     "a watch has an empty name".to_string(),
                     "every [[watch]] needs a unique name; it appears in alert subjects",
                 ));
-            } else if !names.insert(name.clone()) {
+            } else if let Some(first) = names.insert(name.clone(), watch.name.span().start) {
                 errors.push(self.error_at(
                     watch.name.span(),
-                    format!("two watches are named {name:?}"),
+                    format!(
+                        "two watches are named {name:?}: here and at line {}",
+                        self.line_of(first)
+                    ),
                     "watch names identify alerts in the database: make them unique",
                 ));
             }
@@ -1006,6 +1032,10 @@ impl Config {
                 "the last 48h are the story-grouping window; write \"48h\" or more (\"0\" keeps every article)",
             ));
         }
+        self.warn_empty(&mut warnings);
+        self.warn_same_urls(&mut warnings);
+        warnings.extend(self.query_warnings());
+        self.warn_unknown_feed_references(&mut warnings);
         for feed in self.feeds() {
             if let Some(interval) = &feed.interval
                 && interval.get_ref().0 < minute
@@ -1022,6 +1052,111 @@ impl Config {
             }
         }
         warnings
+    }
+
+    /// No feeds, or no watches: legal (`test-rule` needs no feeds), but nothing would alert.
+    fn warn_empty(&self, warnings: &mut Vec<ConfigError>) {
+        if self.feeds.is_empty() {
+            warnings.push(ConfigError::io(
+                &self.source.path,
+                "the configuration has no [[feeds]]: nothing will be polled".to_string(),
+                "add a [[feeds]] entry with a name and a url, or import them with `newswatch import-opml`",
+            ));
+        }
+        if self.watch.is_empty() {
+            warnings.push(ConfigError::io(
+                &self.source.path,
+                "the configuration has no [[watch]]: no article will ever alert".to_string(),
+                "add a [[watch]] with a name, a query and to = [\"analyst@example.org\"]",
+            ));
+        }
+    }
+
+    /// Two feeds polling the same URL under different names: each article would be fetched
+    /// twice and counted under two names.
+    fn warn_same_urls(&self, warnings: &mut Vec<ConfigError>) {
+        let mut seen: HashMap<String, &Spanned<FeedConfig>> = HashMap::new();
+        for feed in &self.feeds {
+            let url = feed.get_ref().url();
+            let key =
+                url::Url::parse(url.trim()).map_or_else(|_| url.trim().to_string(), String::from);
+            match seen.get(&key) {
+                Some(first) if first.get_ref().name() != feed.get_ref().name() => {
+                    let first = first.get_ref();
+                    warnings.push(self.error_at(
+                        feed.get_ref().url.span(),
+                        format!(
+                            "feeds {:?} (line {}) and {:?} have the same URL {:?}",
+                            first.name(),
+                            self.line_of(first.url.span().start),
+                            feed.get_ref().name(),
+                            url
+                        ),
+                        "keep one of them: the same feed is fetched twice under two names",
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(key, feed);
+                }
+            }
+        }
+    }
+
+    /// Lower-case `and`, `or`, `not`, `near` used between terms in the queries (searched for
+    /// as words), pointing at each; what `check` and `test-rule` print.
+    pub fn query_warnings(&self) -> Vec<ConfigError> {
+        let mut warnings = Vec::new();
+        for watch in self.watches() {
+            for warning in rules::lower_case_operators(watch.query.get_ref()) {
+                warnings.push(
+                    ConfigError::in_query_at(
+                        &self.source,
+                        &watch.query,
+                        warning.span,
+                        format!("watch {:?}: {}", watch.name(), warning.message),
+                        &warning.help,
+                    )
+                    .warning(),
+                );
+            }
+        }
+        warnings
+    }
+
+    /// `feed:` values naming no configured feed or tag: such a clause never matches.
+    fn warn_unknown_feed_references(&self, warnings: &mut Vec<ConfigError>) {
+        let mut known: Vec<&str> = self
+            .feeds()
+            .flat_map(|f| std::iter::once(f.name()).chain(f.tags.iter().map(String::as_str)))
+            .collect();
+        known.sort_unstable();
+        known.dedup();
+        let folded: HashSet<String> = known.iter().map(|k| rules::fold_name(k)).collect();
+        let lists = self.list_definitions();
+        for watch in self.watches() {
+            for (name, span) in rules::feed_references(watch.query.get_ref(), &lists) {
+                if folded.contains(&rules::fold_name(&name)) {
+                    continue;
+                }
+                let help = if known.is_empty() {
+                    "no feed is configured; add a [[feeds]] entry with this name or tag".to_string()
+                } else {
+                    format!("the feed names and tags are: {}", quoted_list(&known, 20))
+                };
+                warnings.push(ConfigError::in_query_at(
+                    &self.source,
+                    &watch.query,
+                    span,
+                    format!(
+                        "watch {:?}: feed:{:?} names no configured feed or tag: it never matches",
+                        watch.name(),
+                        name
+                    ),
+                    &help,
+                ));
+            }
+        }
     }
 
     /// The named term lists, for the rule compiler.
@@ -1086,6 +1221,15 @@ impl Config {
     }
 }
 
+/// The first `most` of `names`, quoted and escaped, then how many more there are.
+fn quoted_list(names: &[&str], most: usize) -> String {
+    let mut shown: Vec<String> = names.iter().take(most).map(|n| format!("{n:?}")).collect();
+    if names.len() > most {
+        shown.push(format!("and {} more", names.len() - most));
+    }
+    shown.join(", ")
+}
+
 impl WatchConfig {
     fn no_recipients() -> Spanned<Vec<Spanned<String>>> {
         Spanned::new(0..0, Vec::new())
@@ -1137,6 +1281,11 @@ impl FeedConfig {
 
     pub fn url(&self) -> &str {
         self.url.get_ref()
+    }
+
+    /// The feed's configured language, as written.
+    pub fn lang(&self) -> Option<&str> {
+        self.lang.as_ref().map(|lang| lang.get_ref().as_str())
     }
 }
 

@@ -634,3 +634,217 @@ fn articles_kept_less_than_two_days_are_allowed_with_a_warning() {
     );
     assert!(warnings[0].to_string().contains("48h"), "{}", warnings[0]);
 }
+
+/// The 1-based line of the first line of `text` containing `needle`, and the 1-based column
+/// (in characters) where `needle` starts in it.
+fn position_of(text: &str, needle: &str) -> (usize, usize) {
+    text.lines()
+        .enumerate()
+        .find_map(|(i, line)| {
+            line.find(needle)
+                .map(|at| (i + 1, line[..at].chars().count() + 1))
+        })
+        .unwrap_or_else(|| panic!("{needle:?} is not in the text"))
+}
+
+fn warnings_of(text: &str) -> Vec<ConfigError> {
+    Config::parse(Path::new("config.toml"), text)
+        .unwrap_or_else(|e| panic!("the config should load: {e}"))
+        .warnings()
+}
+
+#[test]
+fn a_lower_case_operator_between_terms_is_a_warning_at_the_word() {
+    let text = VALID.replace("@russia AND @dprk", "putin or lavrov");
+    let config = Config::parse(Path::new("config.toml"), &text).unwrap();
+    let warnings = config.query_warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let warning = &warnings[0];
+    assert_eq!(warning.severity, diagnostic::Severity::Warning);
+    assert_eq!(
+        warning.message,
+        "watch \"W\": lower-case \"or\" is searched for as a word, not used as the operator OR"
+    );
+    assert_eq!(
+        (warning.line, warning.column),
+        position_of(&text, "or lavrov")
+    );
+    assert!(warning.help.contains("write OR"), "{warning}");
+    assert!(warning.to_string().contains("^^"), "{warning}");
+    assert_eq!(config.warnings().len(), 1, "check prints it too");
+
+    for quiet in [
+        "\"war and peace\"",
+        "путин или лавров",
+        "putin OR lavrov",
+        "and",
+    ] {
+        let text = VALID.replace("@russia AND @dprk", &quiet.replace('"', "\\\""));
+        assert!(warnings_of(&text).is_empty(), "{quiet}");
+    }
+}
+
+#[test]
+fn no_feeds_or_no_watches_is_a_warning_about_the_file() {
+    let warnings = warnings_of("[lists]\na = [\"x\"]\n");
+    let messages: Vec<&str> = warnings.iter().map(|w| w.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "the configuration has no [[feeds]]: nothing will be polled",
+            "the configuration has no [[watch]]: no article will ever alert",
+        ]
+    );
+    assert!(warnings.iter().all(|w| w.line == 0));
+    assert!(
+        warnings[0]
+            .clone()
+            .warning()
+            .to_string()
+            .starts_with("config.toml: warning: the configuration has no [[feeds]]"),
+        "{}",
+        warnings[0]
+    );
+}
+
+#[test]
+fn a_feed_scope_naming_no_feed_or_tag_is_a_warning_naming_the_known_ones() {
+    let text = VALID.replace("@russia AND @dprk", "@russia AND feed:Tass");
+    let warnings = warnings_of(&text);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(
+        warnings[0].message,
+        "watch \"W\": feed:\"Tass\" names no configured feed or tag: it never matches"
+    );
+    assert_eq!(
+        warnings[0].help,
+        "the feed names and tags are: \"One\", \"en\""
+    );
+    assert_eq!(
+        (warnings[0].line, warnings[0].column),
+        position_of(&text, "Tass")
+    );
+    for known in ["feed:one", "feed:EN", "feed:(One OR \\\"en\\\")"] {
+        let text = VALID.replace("@russia AND @dprk", &format!("@russia AND {known}"));
+        assert!(warnings_of(&text).is_empty(), "{known}");
+    }
+}
+
+#[test]
+fn a_language_name_instead_of_a_code_is_an_error_with_the_code() {
+    let text = VALID.replace("tags = [\"en\"]", "tags = [\"en\"]\nlang = \"Russian\"");
+    let errors = errors_of(&text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(
+        errors[0].message,
+        "feed \"One\": lang = \"Russian\" is not a language code: `lang:` would never match it"
+    );
+    assert_eq!(errors[0].help, "write the ISO 639-1 code \"ru\"");
+    assert_eq!(errors[0].line, position_of(&text, "lang = ").0);
+
+    let text = VALID.replace("@russia AND @dprk", "@russia AND lang:English");
+    let errors = errors_of(&text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(
+        errors[0].message,
+        "watch \"W\": lang:\"English\" is not a language code: it would never match"
+    );
+    assert_eq!(errors[0].help, "write the ISO 639-1 code \"en\"");
+    assert_eq!(
+        (errors[0].line, errors[0].column),
+        position_of(&text, "English")
+    );
+    for fine in ["ru", "ru-RU", "rus", "EN"] {
+        let text = VALID.replace("tags = [\"en\"]", &format!("lang = \"{fine}\""));
+        assert!(Config::parse(Path::new("c.toml"), &text).is_ok(), "{fine}");
+    }
+}
+
+#[test]
+fn two_feeds_with_one_url_are_a_warning_naming_both_lines() {
+    let text = format!("{VALID}\n[[feeds]]\nname = \"Two\"\nurl = \"https://EXAMPLE.org/rss\"\n");
+    let warnings = warnings_of(&text);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let first = position_of(&text, "url = \"https://example.org/rss\"").0;
+    assert_eq!(
+        warnings[0].message,
+        format!(
+            "feeds \"One\" (line {first}) and \"Two\" have the same URL \"https://EXAMPLE.org/rss\""
+        )
+    );
+    assert_eq!(
+        warnings[0].line,
+        position_of(&text, "url = \"https://EXAMPLE.org/rss\"").0
+    );
+}
+
+#[test]
+fn recipients_written_as_one_string_say_to_write_a_list() {
+    let text = VALID.replace(
+        "to = [\"analyst@example.org\"]",
+        "to = \"analyst@example.org\"",
+    );
+    let errors = errors_of(&text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(
+        errors[0].message,
+        "expected a list: to = [\"analyst@example.org\"]"
+    );
+    assert_eq!(errors[0].line, position_of(&text, "to = ").0);
+}
+
+#[test]
+fn a_bad_duration_names_the_part_at_fault_on_its_line() {
+    for (value, problem) in [
+        (
+            "seven days",
+            "a number is expected where \"seven\" is written",
+        ),
+        ("15 minutos", "15 \"minutos\": unknown unit"),
+    ] {
+        let text = VALID.replace("interval = \"15m\"", &format!("interval = \"{value}\""));
+        let errors = errors_of(&text);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0]
+                .message
+                .starts_with(&format!("invalid duration \"{value}\": {problem}")),
+            "{}",
+            errors[0]
+        );
+        assert!(!errors[0].message.contains(" at 0"), "{}", errors[0]);
+        assert_eq!(errors[0].line, position_of(&text, value).0);
+    }
+}
+
+#[test]
+fn a_duplicate_name_points_at_the_second_and_names_the_first_line() {
+    let text = format!(
+        "{VALID}\n[[feeds]]\nname = \"One\"\nurl = \"https://example.org/other\"\n\
+         [[watch]]\nname = \"W\"\nquery = \"@dprk\"\nto = [\"a@example.org\"]\n"
+    );
+    let errors = errors_of(&text);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    let lines = |needle: &str| -> Vec<usize> {
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| *l == needle)
+            .map(|(i, _)| i + 1)
+            .collect()
+    };
+    let feeds = lines("name = \"One\"");
+    let watches = lines("name = \"W\"");
+    assert_eq!(
+        errors[0].message,
+        format!("two feeds are named \"One\": here and at line {}", feeds[0])
+    );
+    assert_eq!(errors[0].line, feeds[1]);
+    assert_eq!(
+        errors[1].message,
+        format!(
+            "two watches are named \"W\": here and at line {}",
+            watches[0]
+        )
+    );
+    assert_eq!(errors[1].line, watches[1]);
+}

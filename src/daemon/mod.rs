@@ -347,7 +347,7 @@ impl Pipeline {
                 let settings = FeedSettings {
                     interval: config.feed_interval(f),
                     labels,
-                    lang: f.lang.clone(),
+                    lang: f.lang().map(str::to_string),
                 };
                 (f.name().to_string(), settings)
             })
