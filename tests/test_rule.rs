@@ -261,3 +261,29 @@ fn an_unreadable_source_is_reported_and_the_others_still_run() {
         "news.xml still reported: {stdout}"
     );
 }
+
+#[test]
+fn a_lower_case_operator_is_a_warning_with_its_line_and_column_and_the_run_goes_on() {
+    let dir = TempDir::new().expect("temp dir");
+    let config = dir.path().join("rules.toml");
+    let text = "[[watch]]\nname = \"Ministers\"\nquery = \"putin or lavrov\"\n";
+    std::fs::write(&config, text).expect("write the config");
+    std::fs::write(dir.path().join("news.xml"), rss(&news())).expect("write the feed");
+    let output = test_rule(dir.path(), &config, &["news.xml"]);
+    let stdout = stdout_of(&output);
+    assert!(stdout.contains("5 articles"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}:3:16: warning: watch \"Ministers\": lower-case \"or\" is searched for as a word, \
+             not used as the operator OR",
+            config.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("help: write OR"), "{stderr}");
+    assert!(
+        !stderr.contains("no [[feeds]]"),
+        "test-rule needs no feeds: {stderr}"
+    );
+}
