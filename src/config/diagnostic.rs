@@ -83,7 +83,12 @@ impl ConfigError {
         } else {
             "see the configuration reference in the README"
         };
-        let span = error.span().unwrap_or(0..0);
+        let mut span = error.span().unwrap_or(0..0);
+        if message.starts_with("invalid duration ")
+            && let Some(fault) = duration_fault_in_file(source.text(), span.clone())
+        {
+            span = fault;
+        }
         Self::at(source, span, message, help)
     }
 
@@ -430,6 +435,21 @@ fn raw_offsets(raw: &str) -> Option<Vec<usize>> {
     }
     offsets.push(body_start + body.len());
     Some(offsets)
+}
+
+/// The part of a duration string at `span` of the file (quotes included) that its error is
+/// about, when the string is written without escapes; `None` otherwise.
+fn duration_fault_in_file(text: &str, span: Range<usize>) -> Option<Range<usize>> {
+    let raw = text.get(span.clone())?;
+    let value = match raw.as_bytes() {
+        [b'"', .., b'"'] if !raw.contains('\\') && !raw.starts_with("\"\"\"") => {
+            raw.get(1..raw.len() - 1)?
+        }
+        [b'\'', .., b'\''] if !raw.starts_with("'''") => raw.get(1..raw.len() - 1)?,
+        _ => return None,
+    };
+    let fault = super::values::duration_fault(value)?;
+    Some(span.start + 1 + fault.start..span.start + 1 + fault.end)
 }
 
 /// Finds `key` under `[table]` (or a top-level key) and returns the byte range of the key.

@@ -800,7 +800,7 @@ fn a_bad_duration_names_the_part_at_fault_on_its_line() {
             "seven days",
             "a number is expected where \"seven\" is written",
         ),
-        ("15 minutos", "15 \"minutos\": unknown unit"),
+        ("15 minutos", "\"minutos\" is not a unit of time"),
     ] {
         let text = VALID.replace("interval = \"15m\"", &format!("interval = \"{value}\""));
         let errors = errors_of(&text);
@@ -813,7 +813,21 @@ fn a_bad_duration_names_the_part_at_fault_on_its_line() {
             errors[0]
         );
         assert!(!errors[0].message.contains(" at 0"), "{}", errors[0]);
-        assert_eq!(errors[0].line, position_of(&text, value).0);
+        let (line, column) = position_of(&text, value);
+        assert_eq!(errors[0].line, line);
+        let part = &value[values::duration_fault(value).unwrap()];
+        let part_column = column + value.find(part).unwrap();
+        assert_eq!(errors[0].column, part_column, "{}", errors[0]);
+        let caret = format!(
+            " | {}{}\n",
+            " ".repeat(part_column - 1),
+            "^".repeat(part.len())
+        );
+        assert!(
+            errors[0].to_string().contains(&caret),
+            "the caret is under {part:?}: {}",
+            errors[0]
+        );
     }
 }
 

@@ -115,11 +115,32 @@ fn duration_problem(text: &str, error: &humantime::DurationError) -> String {
         E::NumberExpected(at) => {
             format!("a number is expected where {:?} is written", part_at(*at))
         }
-        E::UnknownUnit { unit, value, .. } => format!(
-            "{value} {unit:?}: unknown unit (the units are s, m, h, d, w, as in \"15m\" or \"2 days\")"
-        ),
+        E::UnknownUnit { unit, .. } => {
+            format!("{unit:?} is not a unit of time (use s, m, h, d or w)")
+        }
         E::NumberOverflow => "the number is too large".to_string(),
     }
+}
+
+/// The byte range of `value` (a duration as written) that its parse error is about: the word
+/// where a number was expected, the unknown unit, the bad character; `None` when it parses or
+/// the error is about the whole value.
+pub fn duration_fault(value: &str) -> Option<std::ops::Range<usize>> {
+    use humantime::DurationError as E;
+    let trimmed = value.trim_start();
+    let lead = value.len() - trimmed.len();
+    let trimmed = trimmed.trim_end();
+    let fault = match humantime::parse_duration(trimmed).err()? {
+        E::NumberExpected(at) => {
+            let rest = trimmed.get(at..)?;
+            at..at + rest.find(char::is_whitespace).unwrap_or(rest.len())
+        }
+        E::InvalidCharacter(at) => at..at + trimmed.get(at..)?.chars().next()?.len_utf8(),
+        E::UnknownUnit { start, end, .. } => start..end,
+        E::NumberOverflow | E::Empty => return None,
+    };
+    (fault.end <= trimmed.len() && fault.start < fault.end)
+        .then(|| lead + fault.start..lead + fault.end)
 }
 
 /// A size in bytes written as text in the configuration, such as `"8MiB"` or `"500kB"`.
@@ -196,7 +217,7 @@ mod tests {
         );
         assert!(
             message("15 minutos").starts_with(
-                "invalid duration \"15 minutos\": 15 \"minutos\": unknown unit (the units are s, m, h, d, w"
+                "invalid duration \"15 minutos\": \"minutos\" is not a unit of time (use s, m, h, d or w)"
             ),
             "{}",
             message("15 minutos")
@@ -208,6 +229,16 @@ mod tests {
         );
         assert!(message("15m!").contains("'!' cannot be part of a duration"));
         assert!(message("").contains("it is empty"));
+        fn fault(d: &str) -> Option<&str> {
+            duration_fault(d).map(|range| &d[range])
+        }
+        assert_eq!(fault("seven days"), Some("seven"));
+        assert_eq!(fault(" 15 minutos"), Some("minutos"));
+        assert_eq!(fault("2 hours min"), Some("min"));
+        assert_eq!(fault("15m!"), Some("!"));
+        assert_eq!(fault("15m"), None);
+        assert_eq!(fault(""), None);
+        assert_eq!(fault("1 ж"), Some("ж"));
         let err = toml::from_str::<Probe>("d = \"540000000000y\"\ns = \"1MiB\"")
             .err()
             .unwrap();
