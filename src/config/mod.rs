@@ -1051,6 +1051,8 @@ impl Config {
                 ));
             }
         }
+        // In the order of the file; those about the whole file first.
+        warnings.sort_by_key(|w| w.line);
         warnings
     }
 
