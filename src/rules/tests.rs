@@ -421,3 +421,44 @@ fn phrases_of_repeated_words_match_where_they_occur() {
     };
     assert!(set.matches(&set.analyze(&view)).matches.is_empty());
 }
+
+#[test]
+fn a_lang_value_that_is_no_language_code_is_an_error_with_the_code() {
+    let mut lists = lists();
+    lists.insert("langs".into(), vec!["ru".into(), "Deutsch".into()]);
+    let compile_errors = |query: &str| {
+        let sources = [WatchSource {
+            name: "w".into(),
+            query: query.into(),
+        }];
+        WatchSet::compile(&sources, &lists)
+            .map(|_| Vec::new())
+            .unwrap_or_else(|errors| errors)
+    };
+    let query = "ракета lang:Russian";
+    let errors = compile_errors(query);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(
+        errors[0].kind,
+        RuleErrorKind::UnknownLanguage("Russian".into())
+    );
+    assert_eq!(&query[errors[0].span.clone()], "Russian");
+    assert_eq!(
+        errors[0].message,
+        "lang:\"Russian\" is not a language code: it would never match"
+    );
+    assert_eq!(errors[0].help, "write the ISO 639-1 code \"ru\"");
+
+    let query = "ракета lang:@langs";
+    let errors = compile_errors(query);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(&query[errors[0].span.clone()], "@langs");
+    assert_eq!(errors[0].help, "write the ISO 639-1 code \"de\"");
+
+    for fine in ["lang:ru", "lang:(en OR ru-RU)", "lang:\"uk\"", "lang:rus"] {
+        assert!(
+            compile_errors(&format!("ракета {fine}")).is_empty(),
+            "{fine}"
+        );
+    }
+}
