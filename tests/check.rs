@@ -82,3 +82,20 @@ fn check_refuses_a_recipient_string_and_a_language_name_with_what_to_write() {
         assert!(stderr.contains(&expected), "{expected}\nin:\n{stderr}");
     }
 }
+
+#[test]
+fn check_warns_about_a_configuration_with_no_feeds_and_no_watches_and_passes() {
+    let dir = TempDir::new().expect("temp dir");
+    let (output, stderr) = check(dir.path(), "[lists]\na = [\"x\"]\n");
+    assert!(output.status.success(), "{stderr}");
+    let file = dir.path().join("config.toml");
+    for expected in [
+        "warning: the configuration has no [[feeds]]: nothing will be polled",
+        "warning: the configuration has no [[watch]]: no article will ever alert",
+    ] {
+        assert!(
+            stderr.contains(&format!("{}: {expected}", file.display())),
+            "{expected}\nin:\n{stderr}"
+        );
+    }
+}
