@@ -61,6 +61,7 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 pub struct Args {
     /// The configuration file.
     #[arg(
+        short = 'c',
         long,
         global = true,
         env = "NEWSWATCH_CONFIG",
