@@ -8,8 +8,10 @@
 mod support;
 
 use std::process::Command;
+use std::time::Duration;
 
 use support::cli::{CliEnv, Run};
+use support::{FeedServer, Item, Route, rss};
 
 /// A configuration with these `[[feeds]]` bodies (each the keys of one table), a SQLite
 /// database and the file transport next to it, and one watch.
@@ -57,4 +59,59 @@ fn dash_c_is_the_short_form_of_config_before_or_after_the_command() {
             run.describe()
         );
     }
+}
+
+// ------------------------------------------------------------------------------------------
+// `alerts --watch`
+// ------------------------------------------------------------------------------------------
+
+/// The `"watch"` of each line of `alerts --json`.
+fn alert_watches(run: &Run) -> Vec<String> {
+    run.stdout
+        .lines()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}\n{}", run.describe()));
+            value["watch"].as_str().unwrap_or_default().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn alerts_watch_lists_only_the_named_watches_and_refuses_an_unknown_name() {
+    let server = FeedServer::start();
+    let walrus =
+        Item::new("w", "Walrus spotted in the harbour").published_ago(Duration::from_secs(300));
+    let seal = Item::new("s", "Seal naps on the pier").published_ago(Duration::from_secs(300));
+    server.serve("/feed.xml", Route::rss(rss(&[walrus, seal])));
+    let mut text = config_with(&[&format!(
+        "name = \"Harbour\"\nurl = \"{}\"",
+        server.url("/feed.xml")
+    )]);
+    text += "\n[[watch]]\nname = \"Seal\"\nquery = \"seal\"\nto = [\"analyst@example.org\"]\n";
+    let env = CliEnv::with_config(&text);
+    let once = env.run(&["once"]);
+    assert!(once.status.success(), "once\n{}", once.describe());
+
+    let all = env.run(&["alerts", "--json"]);
+    let mut watches = alert_watches(&all);
+    watches.sort();
+    assert_eq!(watches, ["Seal", "Walrus"], "{}", all.describe());
+
+    let seal = env.run(&["alerts", "--json", "--watch", "Seal"]);
+    assert!(seal.status.success(), "{}", seal.describe());
+    assert_eq!(alert_watches(&seal), ["Seal"], "{}", seal.describe());
+
+    let both = env.run(&["alerts", "--json", "--watch", "Seal", "--watch", "Walrus"]);
+    assert_eq!(alert_watches(&both).len(), 2, "{}", both.describe());
+
+    let typo = env.run(&["alerts", "--watch", "Seals"]);
+    assert_eq!(typo.status.code(), Some(2), "{}", typo.describe());
+    assert!(
+        typo.stderr
+            .contains("no watch is named \"Seals\"; the watches are: Walrus, Seal"),
+        "an unknown watch is named, with the configured ones\n{}",
+        typo.describe()
+    );
+    assert!(typo.stdout.is_empty(), "{}", typo.describe());
 }
