@@ -115,3 +115,113 @@ fn alerts_watch_lists_only_the_named_watches_and_refuses_an_unknown_name() {
     );
     assert!(typo.stdout.is_empty(), "{}", typo.describe());
 }
+
+// ------------------------------------------------------------------------------------------
+// `feeds`
+// ------------------------------------------------------------------------------------------
+
+/// Each line of `feeds --json`, parsed.
+fn feeds_json(env: &CliEnv) -> Vec<serde_json::Value> {
+    let run = env.run(&["feeds", "--json"]);
+    assert!(run.status.success(), "feeds --json\n{}", run.describe());
+    run.stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON object per line"))
+        .collect()
+}
+
+#[test]
+fn feeds_lists_every_shipped_feed_as_never_polled_before_any_run_and_creates_no_database() {
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"))
+        .expect("read the shipped config.toml");
+    let configured = shipped.matches("[[feeds]]").count();
+    assert_eq!(configured, 11, "the shipped configuration has 11 feeds");
+    let env = CliEnv::with_config(&shipped);
+
+    let table = env.run(&["feeds"]);
+    assert!(table.status.success(), "{}", table.describe());
+    let rows: Vec<&str> = table.stdout.lines().skip(1).collect();
+    assert_eq!(rows.len(), 11, "one line per feed\n{}", table.describe());
+    for row in &rows {
+        assert!(
+            row.contains(" never polled ") && row.contains(" at start "),
+            "every feed is never polled, due when the daemon starts: {row:?}"
+        );
+    }
+    assert!(
+        table.stderr.contains("no database exists yet at") && table.stderr.contains("newswatch.db"),
+        "a note says why: no database yet\n{}",
+        table.describe()
+    );
+
+    let json = feeds_json(&env);
+    assert_eq!(json.len(), 11);
+    assert!(
+        json.iter()
+            .all(|f| f["status"] == "never polled" && f["next_poll"].is_null()),
+        "{json:#?}"
+    );
+    assert_eq!(
+        support::cli::entries(&env.conf()),
+        ["config.toml"],
+        "feeds created no database"
+    );
+}
+
+#[test]
+fn feeds_shows_a_feed_added_since_the_last_run_as_never_polled_and_the_whole_error() {
+    let server = FeedServer::start();
+    server.serve("/ok.xml", Route::rss(rss(&[])));
+    // A refused connection to a long URL: the error names it, well past 40 characters.
+    let long_path = format!("/{}.xml", "a-very-long-feed-path".repeat(4));
+    let broken = format!("http://127.0.0.1:{}{long_path}", support::reserve_port());
+    let ok = format!("name = \"Ok\"\nurl = \"{}\"", server.url("/ok.xml"));
+    let bad = format!("name = \"Broken\"\nurl = \"{broken}\"");
+    let env = CliEnv::with_config(&config_with(&[&ok, &bad]));
+    let once = env.run(&["once"]);
+    assert!(once.status.success(), "{}", once.describe());
+
+    // A feed added after the run has no row in the database yet.
+    let later = format!("name = \"Later\"\nurl = \"{}\"", server.url("/later.xml"));
+    env.write_config(&config_with(&[&ok, &bad, &later]));
+
+    let json = feeds_json(&env);
+    let names: Vec<&str> = json
+        .iter()
+        .map(|f| f["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        names,
+        ["Ok", "Broken", "Later"],
+        "the configuration's order"
+    );
+    assert_eq!(json[0]["status"], "ok");
+    assert_eq!(json[2]["status"], "never polled");
+    let error = json[1]["last_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(error.len() > 40, "a long error: {error:?}");
+
+    let table = env.run(&["feeds"]);
+    assert!(table.status.success(), "{}", table.describe());
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("Broken "))
+        .unwrap_or_else(|| panic!("Broken missing\n{}", table.describe()));
+    assert_eq!(
+        lines.get(at + 1).copied(),
+        Some(format!("  error: {error}").as_str()),
+        "the whole error, on its own line under the feed\n{}",
+        table.describe()
+    );
+    let later_line = lines
+        .iter()
+        .find(|l| l.starts_with("Later "))
+        .unwrap_or_else(|| panic!("Later missing\n{}", table.describe()));
+    assert!(
+        later_line.contains(" never polled ") && later_line.contains(" at start "),
+        "{later_line}"
+    );
+}
