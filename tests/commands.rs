@@ -225,3 +225,118 @@ fn feeds_shows_a_feed_added_since_the_last_run_as_never_polled_and_the_whole_err
         "{later_line}"
     );
 }
+
+// ------------------------------------------------------------------------------------------
+// `import-opml` with nothing new
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn import_opml_with_nothing_new_says_so_and_names_each_skipped_entry() {
+    let env = CliEnv::with_config(&config_with(&[
+        "name = \"Guardian World\"\nurl = \"https://www.theguardian.com/world/rss\"",
+        "name = \"BBC\"\nurl = \"https://feeds.bbci.co.uk/news/world/rss.xml\"",
+    ]));
+    let opml = env.root().join("subs.opml");
+    let write_opml = |body: &str| {
+        std::fs::write(
+            &opml,
+            format!(
+                "<?xml version=\"1.0\"?>\n<opml version=\"2.0\"><body>\n{body}\n</body></opml>\n"
+            ),
+        )
+        .expect("write OPML")
+    };
+    let opml_arg = opml.to_str().expect("UTF-8 path");
+
+    // Everything configured already.
+    write_opml(
+        r#"<outline text="World">
+  <outline type="rss" text="The Guardian" xmlUrl="https://www.theguardian.com/world/rss"/>
+  <outline type="rss" text="BBC News" xmlUrl="https://feeds.bbci.co.uk/news/world/rss.xml"/>
+</outline>"#,
+    );
+    let run = env.run(&["import-opml", opml_arg]);
+    assert!(run.status.success(), "{}", run.describe());
+    assert_eq!(
+        run.stdout.trim_end(),
+        format!("# nothing to import: all 2 feeds in {opml_arg} are configured already"),
+        "a comment, not `feeds = []`\n{}",
+        run.describe()
+    );
+    assert!(
+        run.stderr.contains(
+            "skipped \"The Guardian\" (https://www.theguardian.com/world/rss): \
+             already configured as \"Guardian World\""
+        ),
+        "{}",
+        run.describe()
+    );
+
+    // Nothing new, for every other reason.
+    write_opml(
+        r#"<outline type="rss" text="BBC News" xmlUrl="https://feeds.bbci.co.uk/news/world/rss.xml"/>
+<outline type="rss" text="Gopher" xmlUrl="gopher://old.example/feed"/>
+<outline type="link" text="A bookmark" htmlUrl="https://example.org/"/>"#,
+    );
+    let run = env.run(&["import-opml", opml_arg]);
+    assert!(run.status.success(), "{}", run.describe());
+    assert!(
+        run.stdout
+            .starts_with("# nothing to import: none of the 2 feeds in")
+            && !run.stdout.contains("feeds = []"),
+        "{}",
+        run.describe()
+    );
+    for expected in [
+        "0 new feeds, 3 skipped",
+        "skipped \"Gopher\" (gopher://old.example/feed): not an http(s) URL",
+        "skipped \"A bookmark\": no xmlUrl",
+        "already configured as \"BBC\"",
+    ] {
+        assert!(
+            run.stderr.contains(expected),
+            "{expected:?}\n{}",
+            run.describe()
+        );
+    }
+
+    // With --write, nothing is appended and no backup is made.
+    let before = std::fs::read_to_string(env.config()).expect("read config");
+    let run = env.run(&["import-opml", "--write", opml_arg]);
+    assert!(run.status.success(), "{}", run.describe());
+    assert!(
+        run.stderr.contains("nothing to import"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(std::fs::read_to_string(env.config()).expect("read"), before);
+    assert_eq!(support::cli::entries(&env.conf()), ["config.toml"]);
+}
+
+#[test]
+fn import_opml_names_a_duplicate_within_the_file() {
+    let env = CliEnv::with_config(&config_with(&[
+        "name = \"Other\"\nurl = \"https://other.example/feed.xml\"",
+    ]));
+    let opml = env.root().join("subs.opml");
+    std::fs::write(
+        &opml,
+        r#"<opml version="2.0"><body>
+<outline type="rss" text="38 North" xmlUrl="https://www.38north.org/feed/"/>
+<outline type="rss" text="38 North again" xmlUrl="https://www.38north.org/feed/"/>
+</body></opml>"#,
+    )
+    .expect("write OPML");
+    let run = env.run(&["import-opml", opml.to_str().expect("UTF-8 path")]);
+    assert!(run.status.success(), "{}", run.describe());
+    let tables: toml::Table = toml::from_str(&run.stdout).expect("TOML");
+    assert_eq!(tables["feeds"].as_array().map(Vec::len), Some(1));
+    assert!(
+        run.stderr.contains(
+            "skipped \"38 North again\" (https://www.38north.org/feed/): \
+             the same URL as \"38 North\" above"
+        ),
+        "{}",
+        run.describe()
+    );
+}
