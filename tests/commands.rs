@@ -340,3 +340,64 @@ fn import_opml_names_a_duplicate_within_the_file() {
         run.describe()
     );
 }
+
+// ------------------------------------------------------------------------------------------
+// `enabled = false`
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn a_disabled_feed_stays_configured_is_not_polled_and_shows_as_disabled() {
+    let server = FeedServer::start();
+    let item =
+        Item::new("w", "Walrus spotted in the harbour").published_ago(Duration::from_secs(300));
+    server.serve("/on.xml", Route::rss(rss(&[])));
+    server.serve("/off.xml", Route::rss(rss(&[item])));
+    let on = format!("name = \"On\"\nurl = \"{}\"", server.url("/on.xml"));
+    let off = format!(
+        "name = \"Off\"\nurl = \"{}\"\nenabled = false",
+        server.url("/off.xml")
+    );
+    let env = CliEnv::with_config(&config_with(&[&on, &off]));
+    let check = env.run(&["check"]);
+    assert!(check.status.success(), "{}", check.describe());
+
+    let once = env.run(&["once"]);
+    assert!(once.status.success(), "{}", once.describe());
+    assert_eq!(server.hits("/on.xml"), 1, "the enabled feed is polled");
+    assert_eq!(server.hits("/off.xml"), 0, "the disabled feed is not");
+    let alerts = env.run(&["alerts", "--json"]);
+    assert!(
+        alerts.stdout.trim().is_empty(),
+        "no alert from it\n{}",
+        alerts.describe()
+    );
+
+    let json = feeds_json(&env);
+    assert_eq!(json.len(), 2, "{json:#?}");
+    assert_eq!(json[1]["name"], "Off");
+    assert_eq!(json[1]["status"], "disabled");
+    assert_eq!(json[1]["enabled"], false);
+    assert!(json[1]["next_poll"].is_null());
+    assert_eq!(json[0]["enabled"], true);
+
+    let table = env.run(&["feeds"]);
+    let off_line = table
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Off "))
+        .unwrap_or_else(|| panic!("Off missing\n{}", table.describe()));
+    assert_eq!(
+        off_line.split_whitespace().nth(1),
+        Some("disabled"),
+        "{off_line}"
+    );
+
+    // Enabled again, it is polled.
+    env.write_config(&config_with(&[
+        &on,
+        &off.replace("enabled = false", "enabled = true"),
+    ]));
+    let once = env.run(&["once"]);
+    assert!(once.status.success(), "{}", once.describe());
+    assert_eq!(server.hits("/off.xml"), 1, "{}", once.describe());
+}

@@ -7,6 +7,9 @@
 //! error naming the database expected; no database is created. Feeds only the database
 //! knows (removed from the configuration) are not listed.
 //!
+//! A feed with `enabled = false` shows as "disabled", with no next poll; what it polled
+//! before (last poll, articles) stays shown.
+//!
 //! The table keeps one line per feed; a feed whose last poll failed has the whole error (as
 //! escaped for the terminal) on the next line, indented, instead of a cut in the column.
 
@@ -26,6 +29,8 @@ use super::{EXIT_FAILURE, format_time, load_config, open_store};
 struct JsonFeed<'a> {
     name: &'a str,
     url: &'a str,
+    /// `enabled = false` in the configuration: kept there, not polled.
+    enabled: bool,
     active: bool,
     /// As in the table; an error with its text: `error: HTTP 404`.
     status: String,
@@ -45,6 +50,9 @@ struct Shown<'a> {
 
 impl Shown<'_> {
     fn status(&self) -> &'static str {
+        if !self.config.enabled {
+            return "disabled";
+        }
         match self.row.and_then(FeedRow::poll_status) {
             None => "never polled",
             Some(PollStatus::Error) => "error",
@@ -54,21 +62,23 @@ impl Shown<'_> {
     }
 
     fn last_error(&self) -> Option<&str> {
-        let row = self.row?;
+        let row = self.row.filter(|_| self.config.enabled)?;
         (row.poll_status() == Some(PollStatus::Error))
             .then(|| row.last_error.as_deref().unwrap_or("unknown"))
     }
 
     /// When the feed is next polled, in unix seconds (rounded up: never earlier than it will
-    /// be); `None` before it was scheduled (it is polled as soon as `run` or `once` starts).
+    /// be); `None` before it was scheduled (it is polled as soon as `run` or `once` starts),
+    /// and for a disabled feed.
     fn next_poll(&self) -> Option<i64> {
-        let row = self.row?;
+        let row = self.row.filter(|_| self.config.enabled)?;
         (row.next_poll_at_ms > 0).then(|| (row.next_poll_at_ms - 1) / 1000 + 1)
     }
 
     fn next_poll_text(&self) -> String {
         match self.next_poll() {
             Some(at) => format_time(Some(at)),
+            None if !self.config.enabled => "-".to_string(),
             None => "at start".to_string(),
         }
     }
@@ -118,6 +128,7 @@ async fn run_checked(config_path: &Path, json: bool) -> Result<ExitCode, ExitCod
             let line = JsonFeed {
                 name: feed.config.name(),
                 url: row.map_or(feed.config.url(), |r| r.url.as_str()),
+                enabled: feed.config.enabled,
                 active: row.is_some_and(|r| r.active),
                 status: match feed.last_error() {
                     Some(error) => format!("error: {error}"),
