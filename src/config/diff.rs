@@ -76,12 +76,14 @@ impl ConfigDiff {
     }
 }
 
-/// A feed as polling sees it: its effective interval, not how it was written.
+/// A feed as polling sees it: its effective interval, not how it was written; a disabled
+/// feed is none (disabling one reads as removed, enabling it as added).
 fn feeds_of(
     config: &Config,
 ) -> BTreeMap<String, (String, std::time::Duration, Vec<String>, Option<String>)> {
     config
         .feeds()
+        .filter(|f| f.enabled)
         .map(|f| {
             (
                 f.name().to_string(),
