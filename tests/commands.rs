@@ -401,3 +401,77 @@ fn a_disabled_feed_stays_configured_is_not_polled_and_shows_as_disabled() {
     assert!(once.status.success(), "{}", once.describe());
     assert_eq!(server.hits("/off.xml"), 1, "{}", once.describe());
 }
+
+// ------------------------------------------------------------------------------------------
+// `export-opml`
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn export_opml_round_trips_through_import_opml() {
+    let feeds = [
+        "name = \"Tom & Jerry <\\\"news\\\"> 'n'\"\nurl = \"https://example.org/rss?a=1&b=2\"\n\
+         tags = [\"cartoons\", \"a/b, c\"]",
+        "name = \"Север\"\nurl = \"https://example.ru/rss.xml\"\nlang = \"ru\"\nenabled = false",
+        "name = \"Line\\nbreak\"\nurl = \"https://example.net/feed\"",
+    ];
+    let env = CliEnv::with_config(&config_with(&feeds));
+    let export = env.run(&["export-opml"]);
+    assert!(export.status.success(), "{}", export.describe());
+    assert!(
+        export
+            .stdout
+            .starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">"),
+        "{}",
+        export.describe()
+    );
+    assert!(
+        export.stdout.contains("category=\"/cartoons,/a b  c\"")
+            && export.stdout.contains("language=\"ru\""),
+        "{}",
+        export.describe()
+    );
+    let opml = env.root().join("export.opml");
+    std::fs::write(&opml, &export.stdout).expect("write export");
+    let opml = opml.to_str().expect("UTF-8 path");
+
+    // Into the same configuration: nothing new.
+    let again = env.run(&["import-opml", opml]);
+    assert!(again.status.success(), "{}", again.describe());
+    assert_eq!(
+        again.stdout.trim_end(),
+        format!("# nothing to import: all 3 feeds in {opml} are configured already"),
+        "{}",
+        again.describe()
+    );
+
+    // Into another configuration: the same names and URLs, escaping undone.
+    let other = CliEnv::with_config(&config_with(&[
+        "name = \"Other\"\nurl = \"https://other.example/feed.xml\"",
+    ]));
+    let imported = other.run(&["import-opml", opml]);
+    assert!(imported.status.success(), "{}", imported.describe());
+    let tables: toml::Table = toml::from_str(&imported.stdout)
+        .unwrap_or_else(|e| panic!("TOML ({e})\n{}", imported.describe()));
+    let found: Vec<(&str, &str)> = tables["feeds"]
+        .as_array()
+        .expect("[[feeds]]")
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap_or(""),
+                f["url"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "Tom & Jerry <\"news\"> 'n'",
+                "https://example.org/rss?a=1&b=2"
+            ),
+            ("Север", "https://example.ru/rss.xml"),
+            ("Line\nbreak", "https://example.net/feed"),
+        ]
+    );
+}

@@ -25,6 +25,7 @@ fn output_failed(error: &std::io::Error) -> ! {
 mod alerts;
 mod backtest;
 mod check;
+mod export_opml;
 mod feeds;
 mod healthcheck;
 mod import_opml;
@@ -114,6 +115,8 @@ pub enum Command {
     Alerts(alerts::AlertsArgs),
     /// Print [[feeds]] tables for the subscriptions in an OPML file (or append them with --write).
     ImportOpml(import_opml::ImportOpmlArgs),
+    /// Print the configured feeds as an OPML 2.0 subscription list (tags as categories).
+    ExportOpml,
     /// Show every feed's polling status.
     Feeds {
         /// One JSON object per feed and line.
@@ -151,6 +154,7 @@ pub async fn run(args: Args) -> ExitCode {
         Command::Backtest(backtest) => backtest::run(&args.config, backtest).await,
         Command::Alerts(alerts) => alerts::run(&args.config, alerts).await,
         Command::ImportOpml(import) => import_opml::run(&args.config, import),
+        Command::ExportOpml => export_opml::run(&args.config),
         Command::Instances { json } => instances::run(&args.config, *json).await,
         Command::MigrateDb(migrate) => migrate_db::run(&args.config, migrate).await,
         Command::Healthcheck => healthcheck::run(&args.config).await,
