@@ -475,3 +475,154 @@ fn export_opml_round_trips_through_import_opml() {
         ]
     );
 }
+
+// ------------------------------------------------------------------------------------------
+// Shell completions and the man page
+// ------------------------------------------------------------------------------------------
+
+/// Whether `program` can be run (it is on the PATH).
+fn installed(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|out| out.status.success())
+}
+
+#[test]
+fn completions_bash_is_a_script_bash_sources_and_registers_for_newswatch() {
+    if !installed("bash") {
+        eprintln!("skipped: no bash");
+        return;
+    }
+    let env = CliEnv::new();
+    let binary = env!("CARGO_BIN_EXE_newswatch");
+    let mut command = Command::new("bash");
+    command.args([
+        "-c",
+        &format!("source <('{binary}' completions bash) && complete -p newswatch"),
+    ]);
+    let run = env.run_command(command, "bash sourcing the completions");
+    assert!(run.status.success(), "{}", run.describe());
+    assert!(
+        run.stdout.contains("complete") && run.stdout.trim_end().ends_with(" newswatch"),
+        "bash has a completion for newswatch\n{}",
+        run.describe()
+    );
+    assert!(run.stderr.is_empty(), "{}", run.describe());
+
+    // The other shells named in the README get a script too (not run: the shells may be
+    // missing here).
+    for shell in ["zsh", "fish"] {
+        let run = bare(&env, &["completions", shell]);
+        assert!(
+            run.status.success() && run.stdout.contains("export-opml"),
+            "{shell}\n{}",
+            run.describe()
+        );
+    }
+}
+
+#[test]
+fn man_prints_a_page_that_man_renders() {
+    let env = CliEnv::new();
+    let page = bare(&env, &["man"]);
+    assert!(page.status.success(), "{}", page.describe());
+    assert!(page.stdout.starts_with(".ie"), "roff\n{}", page.describe());
+    let page_file = env.root().join("newswatch.1");
+    std::fs::write(&page_file, &page.stdout).expect("write the page");
+    let page_path = page_file.to_str().expect("UTF-8 path");
+
+    // Rendered by man if installed, else by groff; with neither, the test has nothing to
+    // render with and says so.
+    let mut render = if installed("man") {
+        let mut man = Command::new("man");
+        man.args(["-l", page_path])
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "80");
+        man
+    } else if installed("groff") {
+        let mut groff = Command::new("groff");
+        groff.args(["-man", "-Tutf8", "-ww", page_path]);
+        groff
+    } else {
+        eprintln!("skipped: neither man nor groff is installed");
+        return;
+    };
+    render.env("LC_ALL", "C.UTF-8");
+    let rendered = env.run_command(render, "rendering the man page");
+    assert!(rendered.status.success(), "{}", rendered.describe());
+    assert!(
+        rendered.stderr.trim().is_empty(),
+        "rendered without warnings\n{}",
+        rendered.describe()
+    );
+    for section in ["NAME", "SYNOPSIS", "OPTIONS", "SUBCOMMANDS", "EXIT STATUS"] {
+        assert!(
+            rendered.stdout.contains(section),
+            "the page has {section}\n{}",
+            rendered.stdout
+        );
+    }
+    assert!(
+        rendered.stdout.contains("export-opml"),
+        "{}",
+        rendered.stdout
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// Exit codes
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn usage_errors_exit_64_config_errors_2_and_help_lists_the_codes() {
+    let env = CliEnv::with_config("[[feeds]]\nname = \"x\"\nbogus_key = 1\n");
+    for args in [
+        &["bogus-command"][..],
+        &["feeds", "--no-such-flag"],
+        &["alerts", "--status", "lost"],
+        &["completions", "tcsh"],
+        &[],
+    ] {
+        let run = bare(&env, args);
+        assert_eq!(
+            run.status.code(),
+            Some(64),
+            "newswatch {args:?} is a usage error\n{}",
+            run.describe()
+        );
+        assert!(
+            run.stderr.contains("error:") || run.stderr.contains("Usage: newswatch"),
+            "clap says what is wrong\n{}",
+            run.describe()
+        );
+        assert!(run.stdout.is_empty(), "{}", run.describe());
+    }
+
+    // A configuration that does not load is 2, not a usage error.
+    let check = env.run(&["check"]);
+    assert_eq!(check.status.code(), Some(2), "{}", check.describe());
+
+    for args in [&["--help"][..], &["-h"]] {
+        let help = bare(&env, args);
+        assert_eq!(help.status.code(), Some(0), "{}", help.describe());
+        let block = help
+            .stdout
+            .split("Exit status:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("an Exit status block\n{}", help.describe()));
+        let codes: Vec<&str> = block
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        assert_eq!(codes, ["0", "1", "2", "64", "130"], "{}", help.describe());
+        assert!(block.contains("usage error") && block.contains("configuration error"));
+    }
+    let version = bare(&env, &["--version"]);
+    assert_eq!(version.status.code(), Some(0), "{}", version.describe());
+    assert!(
+        version.stdout.starts_with("newswatch "),
+        "{}",
+        version.describe()
+    );
+}
