@@ -430,6 +430,15 @@ fn export_opml_round_trips_through_import_opml() {
         "{}",
         export.describe()
     );
+    // `feeds` shows the name with the line break escaped: one line per feed.
+    let table = env.run(&["feeds"]);
+    assert_eq!(table.stdout.lines().count(), 4, "{}", table.describe());
+    assert!(
+        table.stdout.lines().any(|l| l.starts_with("Line\\nbreak ")),
+        "{}",
+        table.describe()
+    );
+
     let opml = env.root().join("export.opml");
     std::fs::write(&opml, &export.stdout).expect("write export");
     let opml = opml.to_str().expect("UTF-8 path");

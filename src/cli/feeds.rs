@@ -147,9 +147,14 @@ async fn run_checked(config_path: &Path, json: bool) -> Result<ExitCode, ExitCod
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let width = shown
+    // Names as escaped for the terminal (a name is any TOML string, line breaks included).
+    let names: Vec<String> = shown
         .iter()
-        .map(|f| f.config.name().chars().count())
+        .map(|f| untrusted(f.config.name()).to_string())
+        .collect();
+    let width = names
+        .iter()
+        .map(|name| name.chars().count())
         .max()
         .unwrap_or(0)
         .max(4);
@@ -163,11 +168,11 @@ async fn run_checked(config_path: &Path, json: bool) -> Result<ExitCode, ExitCod
         "ARTICLES",
         "LAST NEW"
     );
-    for feed in &shown {
+    for (feed, name) in shown.iter().zip(&names) {
         let row = feed.row;
         say!(
             "{:<width$} {:<12} {:<23} {:<23} {:>6} {:>8} {:<23} {}",
-            feed.config.name(),
+            name,
             feed.status(),
             format_time(row.and_then(|r| r.last_poll_at)),
             feed.next_poll_text(),
