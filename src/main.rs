@@ -9,7 +9,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
+    let args = match cli::Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => return usage_error(&e),
+    };
     // PostgreSQL's NOTICEs (the schema check at every start says "already exists") are not
     // news for an operator; a warning from the server still shows.
     let default_filter = if args.command.is_service() {
@@ -31,4 +34,16 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(cli::run(args))
+}
+
+/// `--help` and `--version` print to standard output and exit 0; a command line that cannot
+/// be parsed prints clap's message and exits [`cli::EXIT_USAGE`] (64), not clap's 2, which is
+/// a configuration error's code here.
+fn usage_error(error: &clap::Error) -> ExitCode {
+    let _ = error.print();
+    if error.use_stderr() {
+        ExitCode::from(cli::EXIT_USAGE)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -830,13 +830,26 @@ fn hostile_feeds_cycle_is_bounded_in_time_and_memory() {
             .unwrap_or_else(|| panic!("{name} missing from feeds:\n{}", table.stdout));
         assert!(!line.contains("error"), "{name} shows no error: {line}");
     }
-    for (name, _) in bad {
-        let line = table
-            .stdout
-            .lines()
-            .find(|l| l.starts_with(name))
+    // A failed feed's line says "error"; the next line, indented, has the whole error.
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    for (name, words) in expect_in_error {
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(name))
             .unwrap_or_else(|| panic!("{name} missing from feeds:\n{}", table.stdout));
-        assert!(line.contains("error:"), "{name} shows an error: {line}");
+        let status = lines[at][name.len()..].split_whitespace().next();
+        assert_eq!(
+            status,
+            Some("error"),
+            "{name} shows an error: {}",
+            lines[at]
+        );
+        let detail = lines.get(at + 1).copied().unwrap_or_default();
+        assert!(
+            detail.starts_with("  error: ") && detail.contains(words),
+            "{name}: the line after it should be the whole error, mentioning {words:?}:\n{}",
+            table.stdout
+        );
     }
 }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use newswatch::config::parse_duration;
+use newswatch::config::{Config, parse_duration};
 use newswatch::log_text::untrusted;
 use newswatch::store::{AlertKind, AlertRow, AlertStatus, DeliveryState, RecipientState, Store};
 use newswatch::wording::plural;
@@ -23,6 +23,9 @@ pub struct AlertsArgs {
     /// Only alerts created within this time, e.g. "1d" or "6h".
     #[arg(long)]
     pub since: Option<String>,
+    /// Only alerts of this watch (repeatable); a configured watch, or one that has alerts stored.
+    #[arg(long = "watch", value_name = "NAME")]
+    pub watches: Vec<String>,
     /// One JSON object per alert and line.
     #[arg(long)]
     pub json: bool,
@@ -90,7 +93,7 @@ async fn run_checked(config_path: &Path, args: &AlertsArgs) -> Result<ExitCode, 
     let store = open_existing_store(&config).await?;
     let code = match &args.action {
         Some(AlertsAction::Retry { id, failed }) => retry(&store, *id, *failed).await,
-        None => list(&store, args, since).await,
+        None => list(&store, &config, args, since).await,
     };
     store.close().await;
     Ok(code)
@@ -128,14 +131,20 @@ async fn retry(store: &Store, id: Option<i64>, failed: bool) -> ExitCode {
     }
 }
 
-async fn list(store: &Store, args: &AlertsArgs, since: Option<i64>) -> ExitCode {
-    let alerts = match store.alerts(args.status, since).await {
+async fn list(store: &Store, config: &Config, args: &AlertsArgs, since: Option<i64>) -> ExitCode {
+    let mut alerts = match store.alerts(args.status, since).await {
         Ok(alerts) => alerts,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(EXIT_FAILURE);
         }
     };
+    if !args.watches.is_empty() {
+        if let Err(code) = check_watch_names(store, config, &args.watches).await {
+            return code;
+        }
+        alerts.retain(|alert| args.watches.contains(&alert.watch));
+    }
     let mut deliveries = Vec::with_capacity(alerts.len());
     for alert in &alerts {
         match store.recipient_states(alert.id).await {
@@ -199,6 +208,41 @@ async fn list(store: &Store, args: &AlertsArgs, since: Option<i64>) -> ExitCode 
         say!("(no alerts)");
     }
     ExitCode::SUCCESS
+}
+
+/// Each `--watch` name must be a configured watch, or one with alerts stored (a watch since
+/// removed from the configuration); else an error lists the configured watches, as a typo
+/// would otherwise list nothing and look like a quiet watch.
+async fn check_watch_names(
+    store: &Store,
+    config: &Config,
+    names: &[String],
+) -> Result<(), ExitCode> {
+    let configured: Vec<&str> = config.watches().map(|w| w.name()).collect();
+    let unknown: Vec<&String> = names
+        .iter()
+        .filter(|name| !configured.contains(&name.as_str()))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let stored = match store.alerts(None, None).await {
+        Ok(alerts) => alerts,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Err(ExitCode::from(EXIT_FAILURE));
+        }
+    };
+    for name in unknown {
+        if !stored.iter().any(|alert| &alert.watch == name) {
+            eprintln!(
+                "error: no watch is named {name:?}; the watches are: {}",
+                configured.join(", ")
+            );
+            return Err(ExitCode::from(EXIT_CONFIG));
+        }
+    }
+    Ok(())
 }
 
 /// The recipients; when they do not all stand alike, each with its state, refused ones first.

@@ -25,7 +25,9 @@ fn output_failed(error: &std::io::Error) -> ! {
 mod alerts;
 mod backtest;
 mod check;
+mod export_opml;
 mod feeds;
+mod generate;
 mod healthcheck;
 mod import_opml;
 mod instances;
@@ -48,19 +50,57 @@ use newswatch::store::Store;
 pub const EXIT_CONFIG: u8 = 2;
 /// Exit code for a failure while running (database unusable, …).
 pub const EXIT_FAILURE: u8 = 1;
+/// Exit code for a command line that cannot be parsed (unknown command or option, bad or
+/// missing argument): `EX_USAGE` of sysexits.h, distinct from [`EXIT_CONFIG`] (clap's own
+/// default, 2, would be the same as a configuration error's).
+pub const EXIT_USAGE: u8 = 64;
 /// Exit code of a `once` stopped by SIGINT (Ctrl-C), after its clean shutdown: 128 + 2, as a
 /// shell reports a command killed by the signal, so that a script or cron sees it was cut short.
 pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Every exit code and what it means, for `--help`, the man page and the README.
+pub const EXIT_CODES: &[(u8, &str)] = &[
+    (0, "success"),
+    (
+        EXIT_FAILURE,
+        "runtime failure: the database or the mail server cannot be used, every feed failed \
+         (once), the daemon is unhealthy (healthcheck)",
+    ),
+    (
+        EXIT_CONFIG,
+        "configuration error: the file does not load or check finds a problem; an argument \
+         naming what the configuration lacks (--watch)",
+    ),
+    (
+        EXIT_USAGE,
+        "usage error: unknown command or option, bad or missing argument",
+    ),
+    (
+        EXIT_INTERRUPTED,
+        "once stopped by SIGINT (Ctrl-C), after a clean stop",
+    ),
+];
+
+/// The `Exit status:` block at the end of `newswatch --help`.
+fn exit_codes_help() -> String {
+    let mut text = String::from("Exit status:");
+    for (code, meaning) in EXIT_CODES {
+        text.push_str(&format!("\n  {code:<4} {meaning}"));
+    }
+    text
+}
 
 #[derive(Debug, Parser)]
 #[command(
     name = "newswatch",
     version,
-    about = "Watches news feeds and emails an alert for every article matching your rules."
+    about = "Watches news feeds and emails an alert for every article matching your rules.",
+    after_help = exit_codes_help()
 )]
 pub struct Args {
     /// The configuration file.
     #[arg(
+        short = 'c',
         long,
         global = true,
         env = "NEWSWATCH_CONFIG",
@@ -113,6 +153,8 @@ pub enum Command {
     Alerts(alerts::AlertsArgs),
     /// Print [[feeds]] tables for the subscriptions in an OPML file (or append them with --write).
     ImportOpml(import_opml::ImportOpmlArgs),
+    /// Print the configured feeds as an OPML 2.0 subscription list (tags as categories).
+    ExportOpml,
     /// Show every feed's polling status.
     Feeds {
         /// One JSON object per feed and line.
@@ -131,6 +173,14 @@ pub enum Command {
     Healthcheck,
     /// Apply [retention] now: delete old articles and alerts, give the space back; --dry-run shows what would go.
     Prune(prune::PruneArgs),
+    /// Print a shell completion script: `source <(newswatch completions bash)`.
+    Completions {
+        /// The shell (bash, zsh, fish; elvish and powershell too).
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `newswatch man | man -l -`, or save it as newswatch.1.
+    Man,
 }
 
 impl Command {
@@ -150,10 +200,13 @@ pub async fn run(args: Args) -> ExitCode {
         Command::Backtest(backtest) => backtest::run(&args.config, backtest).await,
         Command::Alerts(alerts) => alerts::run(&args.config, alerts).await,
         Command::ImportOpml(import) => import_opml::run(&args.config, import),
+        Command::ExportOpml => export_opml::run(&args.config),
         Command::Instances { json } => instances::run(&args.config, *json).await,
         Command::MigrateDb(migrate) => migrate_db::run(&args.config, migrate).await,
         Command::Healthcheck => healthcheck::run(&args.config).await,
         Command::Prune(prune) => prune::run(&args.config, prune).await,
+        Command::Completions { shell } => generate::completions(*shell),
+        Command::Man => generate::man(),
     }
 }
 

@@ -76,12 +76,14 @@ impl ConfigDiff {
     }
 }
 
-/// A feed as polling sees it: its effective interval, not how it was written.
+/// A feed as polling sees it: its effective interval, not how it was written; a disabled
+/// feed is none (disabling one reads as removed, enabling it as added).
 fn feeds_of(
     config: &Config,
 ) -> BTreeMap<String, (String, std::time::Duration, Vec<String>, Option<String>)> {
     config
         .feeds()
+        .filter(|f| f.enabled)
         .map(|f| {
             (
                 f.name().to_string(),
@@ -155,4 +157,32 @@ fn restart_only_changes(started: &Config, new: &Config) -> Vec<&'static str> {
         .filter(|(section, key, _)| value(&old, section, *key) != value(&new, section, *key))
         .map(|(_, _, name)| *name)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::ConfigDiff;
+    use crate::config::Config;
+
+    fn parsed(feed_keys: &str) -> Config {
+        let text = format!(
+            "[[feeds]]\nname = \"One\"\nurl = \"https://example.org/one\"\n{feed_keys}\n\n\
+             [[watch]]\nname = \"W\"\nquery = \"walrus\"\nto = [\"a@example.org\"]\n"
+        );
+        Config::parse(Path::new("config.toml"), &text).unwrap()
+    }
+
+    #[test]
+    fn disabling_a_feed_reads_as_removing_it_and_enabling_it_as_adding_it() {
+        let on = parsed("");
+        let off = parsed("enabled = false");
+        let disabled = ConfigDiff::between(&on, &off, &on);
+        assert_eq!(disabled.feeds.removed, ["One"]);
+        assert!(!disabled.is_empty(), "not 'nothing changed'");
+        let enabled = ConfigDiff::between(&off, &on, &on);
+        assert_eq!(enabled.feeds.added, ["One"]);
+        assert!(ConfigDiff::between(&on, &parsed("enabled = true"), &on).is_empty());
+    }
 }

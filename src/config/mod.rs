@@ -492,6 +492,10 @@ pub struct FeedConfig {
     /// The feed's language when it does not declare one (`lang:` in queries).
     #[serde(default)]
     pub lang: Option<Spanned<String>>,
+    /// `false` keeps the feed in the configuration without polling it (`feeds` shows it as
+    /// disabled); in the database it is retired as a removed feed is, until enabled again.
+    #[serde(default = "FeedConfig::default_enabled")]
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -1277,6 +1281,10 @@ impl WatchConfig {
 }
 
 impl FeedConfig {
+    fn default_enabled() -> bool {
+        true
+    }
+
     pub fn name(&self) -> &str {
         self.name.get_ref()
     }

@@ -341,6 +341,7 @@ impl Pipeline {
         };
         let feeds: HashMap<String, FeedSettings> = config
             .feeds()
+            .filter(|f| f.enabled)
             .map(|f| {
                 let mut labels = vec![f.name().to_string()];
                 labels.extend(f.tags.iter().cloned());
@@ -377,10 +378,12 @@ fn watch_batching(config: &Config) -> Vec<WatchBatching> {
         .collect()
 }
 
-/// The feeds the database should poll, per the configuration.
+/// The feeds the database should poll, per the configuration: the enabled ones (a disabled
+/// feed's row is retired as a removed feed's is).
 fn feed_specs(config: &Config) -> Vec<FeedSpec> {
     config
         .feeds()
+        .filter(|f| f.enabled)
         .map(|f| FeedSpec {
             name: f.name().to_string(),
             url: f.url().to_string(),
