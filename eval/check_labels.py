@@ -27,7 +27,12 @@ NK = re.compile(
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--feeds", default="/work/shared/eval/news-2023")
+    ap.add_argument(
+        "--feeds",
+        default=os.environ.get("NEWSWATCH_EVAL_FEEDS"),
+        required="NEWSWATCH_EVAL_FEEDS" not in os.environ,
+        help="the directory of the corpus's RSS files (default: $NEWSWATCH_EVAL_FEEDS)",
+    )
     ap.add_argument("--labels", default=str(HERE / "labels" / "news-2023.tsv"))
     args = ap.parse_args()
 

@@ -4,7 +4,7 @@
 Usage (from the repository root):
 
     newswatch test-rule --json --watch "Russia–DPRK military ties" \
-        /work/shared/eval/news-2023/*.xml | python3 eval/score.py
+        $NEWSWATCH_EVAL_FEEDS/*.xml | python3 eval/score.py
 
 Input (stdin): JSON lines, one object per article:
     {"link": ..., "title": ..., "published": ..., "matches": [{"watch": ..., "terms": [...]}]}
