@@ -2070,3 +2070,47 @@ fn migrate_db_moves_an_installation_to_postgres_without_sending_again() {
         Some(format!("[{WATCH}] Pyongyang report move new").as_str())
     );
 }
+
+#[test]
+fn a_server_refusing_the_configuration_is_logged_at_error_with_what_to_change() {
+    // security = "starttls" against a server that does not offer it: waiting will not heal
+    // it, so it is an ERROR naming the server and the fix, not "unavailable; paused".
+    let smtp = SmtpServer::start();
+    let (_feed, feed_url) = feed_with(&pyongyang_items("mode", 1));
+    let env = Env::new();
+    env.write_config(&Setup {
+        feed_url: &feed_url,
+        smtp: format!(
+            "host = \"127.0.0.1\"\nport = {}\nsecurity = \"starttls\"\ntimeout = \"5s\"\n",
+            smtp.port()
+        ),
+        email: "",
+        watch: "",
+    });
+    let run = env.run(&["once"]);
+    assert!(!run.status.success(), "{}", run.describe());
+    let hint = format!(
+        "127.0.0.1:{}: the server does not offer STARTTLS: set security = \\\"none\\\" for a \
+         local relay or \\\"tls\\\" for port 465",
+        smtp.port()
+    );
+    let logged = run.stderr.lines().find(|line| {
+        line.contains("ERROR") && line.contains("the mail server refuses this configuration")
+    });
+    let logged = logged.unwrap_or_else(|| panic!("no ERROR line\n{}", run.describe()));
+    assert!(
+        logged.contains(&hint) || logged.contains(&hint.replace("\\\"", "\"")),
+        "{logged}\n{}",
+        run.describe()
+    );
+    assert!(
+        !run.stderr
+            .contains("mail server unavailable; delivery paused"),
+        "{}",
+        run.describe()
+    );
+    assert!(smtp.messages().is_empty());
+    let alerts = env.alerts(&[]);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0]["status"], "queued", "{alerts:#?}");
+}

@@ -83,3 +83,101 @@ fn an_address_that_is_none_is_a_usage_error() {
     let env = CliEnv::with_config(&smtp_config(&plain_smtp(25)));
     assert_exit(&env.run(&["send-test", "--to", "not an address"]), 64);
 }
+
+#[test]
+fn a_server_without_starttls_gets_the_security_hint() {
+    let smtp = SmtpServer::start();
+    let env = CliEnv::with_config(&smtp_config(&format!(
+        "host = \"127.0.0.1\"\nport = {}\nsecurity = \"starttls\"\ntimeout = \"5s\"\n",
+        smtp.port()
+    )));
+    let run = send_test(&env);
+    assert_exit(&run, 1);
+    let expected = format!(
+        "127.0.0.1:{}: the server does not offer STARTTLS: set security = \"none\" for a local \
+         relay or \"tls\" for port 465",
+        smtp.port()
+    );
+    assert!(run.stderr.contains(&expected), "{}", run.describe());
+    assert!(smtp.messages().is_empty());
+}
+
+#[test]
+fn tls_against_a_plain_server_gets_the_hint_to_match_security_to_the_port() {
+    let smtp = SmtpServer::start();
+    let env = CliEnv::with_config(&smtp_config(&format!(
+        "host = \"127.0.0.1\"\nport = {}\nsecurity = \"tls\"\ntimeout = \"5s\"\n",
+        smtp.port()
+    )));
+    let run = send_test(&env);
+    assert_exit(&run, 1);
+    let server = format!("127.0.0.1:{}", smtp.port());
+    assert!(
+        run.stderr
+            .contains(&format!("{server}: the TLS handshake failed (")),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stderr.contains("match security to the port"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn a_refused_login_gets_the_credentials_hint() {
+    let smtp = SmtpServer::builder()
+        .starttls(true)
+        .auth("alice@example.org", "right-password")
+        .start();
+    let env = CliEnv::with_config(&smtp_config(&format!(
+        "host = \"127.0.0.1\"\nport = {}\nsecurity = \"starttls\"\nusername = \"alice@example.org\"\n\
+         password_env = \"NW_TEST_SMTP_PASSWORD\"\nca_file = '{}'\ntimeout = \"5s\"\n",
+        smtp.port(),
+        smtp.ca_pem_path().display()
+    )));
+    let mut command = env.command(&["send-test", "--to", TO]);
+    command.env("NW_TEST_SMTP_PASSWORD", "wrong-password");
+    let run = env.run_command(command, "send-test with a wrong password");
+    assert_exit(&run, 1);
+    let server = format!("127.0.0.1:{}", smtp.port());
+    assert!(
+        run.stderr
+            .contains(&format!("{server}: authentication refused (")),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stderr
+            .contains("check [email.smtp] username and the password"),
+        "{}",
+        run.describe()
+    );
+    assert!(!run.stderr.contains("wrong-password"), "{}", run.describe());
+}
+
+#[test]
+fn a_port_where_nothing_listens_says_so() {
+    let port = support::reserve_port();
+    let env = CliEnv::with_config(&smtp_config(&plain_smtp(port)));
+    let run = send_test(&env);
+    assert_exit(&run, 1);
+    assert!(
+        run.stderr.contains(&format!(
+            "nothing listens on 127.0.0.1:{port} (connection refused)"
+        )),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn a_missing_password_variable_is_a_config_error() {
+    let env = CliEnv::with_config(&smtp_config(
+        "host = \"127.0.0.1\"\nport = 25\nsecurity = \"none\"\nusername = \"alice\"\n\
+         password_env = \"NW_TEST_UNSET_PASSWORD_VARIABLE\"\n",
+    ));
+    let run = send_test(&env);
+    assert_exit(&run, 2);
+}

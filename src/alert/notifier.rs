@@ -158,12 +158,14 @@ impl Notifier {
         (pause.until > now).then_some(pause.until)
     }
 
-    fn server_unavailable(&self, now: i64) -> Duration {
+    /// Pauses delivery after the server could not be used; returns the pause and whether
+    /// this is the first failure since the server last accepted mail (or since the start).
+    fn server_unavailable(&self, now: i64) -> (Duration, bool) {
         let mut pause = self.pause.lock().unwrap_or_else(|p| p.into_inner());
         pause.failures = pause.failures.saturating_add(1);
         let wait = self.policy.delay(pause.failures);
         pause.until = now + wait.as_secs().max(1) as i64;
-        wait
+        (wait, pause.failures == 1)
     }
 
     fn server_available(&self) {
@@ -372,7 +374,7 @@ impl Notifier {
         };
         let mut accepted: Vec<String> = Vec::new();
         let mut deferred: Option<String> = None;
-        let mut unavailable: Option<String> = None;
+        let mut unavailable: Option<(String, bool)> = None;
         for address in self.store.pending_recipients(alert.id).await? {
             let to = match recipient_address(&address) {
                 Ok(to) => to,
@@ -428,11 +430,15 @@ impl Notifier {
                         .recipient_failed(alert.id, &address, &reason)
                         .await?;
                 }
-                Err(DeliveryError::Unavailable(reason)) => {
+                Err(
+                    error @ (DeliveryError::Unavailable(_) | DeliveryError::NeedsConfigChange(_)),
+                ) => {
+                    let needs_config_change = matches!(error, DeliveryError::NeedsConfigChange(_));
+                    let reason = error.to_string();
                     self.store
                         .recipient_deferred(alert.id, &address, &reason)
                         .await?;
-                    unavailable = Some(reason);
+                    unavailable = Some((reason, needs_config_change));
                     break;
                 }
             }
@@ -440,7 +446,7 @@ impl Notifier {
         if !accepted.is_empty() {
             self.server_available();
         }
-        let still_pending = unavailable.clone().or(deferred);
+        let still_pending = unavailable.as_ref().map(|(r, _)| r.clone()).or(deferred);
         if let Some(reason) = still_pending {
             let attempts = u32::try_from(alert.attempts).unwrap_or(u32::MAX);
             match self.policy.next_attempt(attempts, alert.queued_at, now()) {
@@ -481,13 +487,17 @@ impl Notifier {
             );
         }
         match unavailable {
-            Some(reason) => {
-                let pause = self.server_unavailable(now());
-                warn!(
-                    error = %untrusted(&reason),
-                    pause_ms = pause.as_millis() as u64,
-                    "mail server unavailable; delivery paused"
-                );
+            Some((reason, needs_config_change)) => {
+                let (pause, first) = self.server_unavailable(now());
+                let pause_ms = pause.as_millis() as u64;
+                if !needs_config_change {
+                    warn!(error = %untrusted(&reason), pause_ms, "mail server unavailable; delivery paused");
+                } else if first {
+                    // Waiting will not heal it: said loudly once, then as a reminder.
+                    error!(error = %untrusted(&reason), pause_ms, "the mail server refuses this configuration; delivery paused until [email] is changed");
+                } else {
+                    warn!(error = %untrusted(&reason), pause_ms, "the mail server still refuses this configuration; delivery paused until [email] is changed");
+                }
                 report.unavailable = Some(reason);
                 Ok(Flow::Stop)
             }

@@ -34,6 +34,11 @@ pub enum DeliveryError {
     /// broke off, unwritable directory): nothing was delivered; try later, after a pause.
     #[error("{0}")]
     Unavailable(String),
+    /// The server refuses this configuration (the TLS mode does not match the port, the
+    /// login is refused): like `Unavailable` nothing was delivered and delivery pauses, but
+    /// waiting will not heal it; the configuration must change.
+    #[error("{0}")]
+    NeedsConfigChange(String),
     /// The message cannot be sent as it is (an address that is not one).
     #[error("{0}")]
     Permanent(String),

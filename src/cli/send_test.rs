@@ -98,7 +98,11 @@ pub async fn run(path: &Path, args: &SendTestArgs) -> ExitCode {
             );
             ExitCode::from(EXIT_FAILURE)
         }
-        Err(DeliveryError::Unavailable(reason) | DeliveryError::Permanent(reason)) => {
+        Err(
+            DeliveryError::Unavailable(reason)
+            | DeliveryError::NeedsConfigChange(reason)
+            | DeliveryError::Permanent(reason),
+        ) => {
             eprintln!(
                 "error: the test mail to {} was not sent: {}",
                 args.to,
