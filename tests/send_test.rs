@@ -181,3 +181,46 @@ fn a_missing_password_variable_is_a_config_error() {
     let run = send_test(&env);
     assert_exit(&run, 2);
 }
+
+/// A configuration with `transport = "sendmail"` running `command`.
+fn sendmail_config(command: &str) -> String {
+    format!(
+        "[database]\nurl = \"sqlite://newswatch.db\"\n\n\
+         [email]\nfrom = \"Newswatch <alerts@newswatch.test>\"\ntransport = \"sendmail\"\n\
+         sendmail_command = '{command}'\n\n\
+         [[feeds]]\nname = \"Test feed\"\nurl = \"http://127.0.0.1:9/feed.xml\"\n\n\
+         [[watch]]\nname = \"Test\"\nquery = \"Pyongyang\"\nto = [\"{TO}\"]\n"
+    )
+}
+
+#[cfg(unix)]
+#[test]
+fn sendmail_that_takes_the_mail_is_reported_and_one_that_fails_is_exit_1() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = CliEnv::new();
+    let script = env.conf().join("fake-sendmail");
+    let received = env.conf().join("received.eml");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\ncat > '{}'\n", received.display()),
+    )
+    .expect("write the script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    env.write_config(&sendmail_config(&script.display().to_string()));
+    let run = send_test(&env);
+    assert_exit(&run, 0);
+    assert!(
+        run.stdout.contains(&format!(
+            "sendmail exited successfully: it took the test mail to {TO}"
+        )),
+        "{}",
+        run.describe()
+    );
+    let mail = std::fs::read_to_string(&received).expect("the script got the mail");
+    assert!(mail.contains("Subject: [newswatch] test mail"), "{mail}");
+
+    env.write_config(&sendmail_config("/bin/false"));
+    let run = send_test(&env);
+    assert_exit(&run, 1);
+    assert!(run.stderr.contains("error: sendmail"), "{}", run.describe());
+}

@@ -86,6 +86,9 @@ enum Flow {
 struct ServerPause {
     failures: u32,
     until: i64,
+    /// A refusal of the configuration (see [`DeliveryError::NeedsConfigChange`]) was logged
+    /// at ERROR in this run of failures: the next ones are reminders.
+    refusal_logged: bool,
 }
 
 /// What the notifier needs to know of a watch to gather its batch alerts.
@@ -158,14 +161,17 @@ impl Notifier {
         (pause.until > now).then_some(pause.until)
     }
 
-    /// Pauses delivery after the server could not be used; returns the pause and whether
-    /// this is the first failure since the server last accepted mail (or since the start).
-    fn server_unavailable(&self, now: i64) -> (Duration, bool) {
+    /// Pauses delivery after the server could not be used; returns the pause and, for a
+    /// refusal of the configuration, whether it is the first since the server last accepted
+    /// mail (or since the start).
+    fn server_unavailable(&self, now: i64, refusal: bool) -> (Duration, bool) {
         let mut pause = self.pause.lock().unwrap_or_else(|p| p.into_inner());
         pause.failures = pause.failures.saturating_add(1);
         let wait = self.policy.delay(pause.failures);
         pause.until = now + wait.as_secs().max(1) as i64;
-        (wait, pause.failures == 1)
+        let first_refusal = refusal && !pause.refusal_logged;
+        pause.refusal_logged |= refusal;
+        (wait, first_refusal)
     }
 
     fn server_available(&self) {
@@ -488,15 +494,15 @@ impl Notifier {
         }
         match unavailable {
             Some((reason, needs_config_change)) => {
-                let (pause, first) = self.server_unavailable(now());
+                let (pause, first_refusal) = self.server_unavailable(now(), needs_config_change);
                 let pause_ms = pause.as_millis() as u64;
                 if !needs_config_change {
                     warn!(error = %untrusted(&reason), pause_ms, "mail server unavailable; delivery paused");
-                } else if first {
+                } else if first_refusal {
                     // Waiting will not heal it: said loudly once, then as a reminder.
-                    error!(error = %untrusted(&reason), pause_ms, "the mail server refuses this configuration; delivery paused until [email] is changed");
+                    error!(error = %untrusted(&reason), pause_ms, "the mail server refuses this configuration; delivery paused: fix [email] (newswatch send-test tries it) and restart");
                 } else {
-                    warn!(error = %untrusted(&reason), pause_ms, "the mail server still refuses this configuration; delivery paused until [email] is changed");
+                    warn!(error = %untrusted(&reason), pause_ms, "the mail server still refuses this configuration; delivery paused: fix [email] (newswatch send-test tries it) and restart");
                 }
                 report.unavailable = Some(reason);
                 Ok(Flow::Stop)

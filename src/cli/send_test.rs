@@ -90,6 +90,10 @@ pub async fn run(path: &Path, args: &SendTestArgs) -> ExitCode {
             );
             ExitCode::from(EXIT_FAILURE)
         }
+        Ok(RecipientOutcome::Deferred(reply)) if matches!(mailer, Mailer::Sendmail(_)) => {
+            eprintln!("error: {}", untrusted(&reply));
+            ExitCode::from(EXIT_FAILURE)
+        }
         Ok(RecipientOutcome::Deferred(reply)) => {
             eprintln!(
                 "error: the test mail to {} was not taken (try again later): {}",
