@@ -5,7 +5,8 @@
 //! Covered: STARTTLS + AUTH with the password from the environment (and never in the log),
 //! implicit TLS, header and markup injection from feed text, the outbox across an SMTP outage
 //! and across SIGKILL, transient and permanent SMTP failures, `alerts retry`, digests, the
-//! hourly cap, `check` on unsafe SMTP settings, and SIGTERM.
+//! hourly cap, `check` on unsafe SMTP settings, SIGTERM, and a server refusing the configuration
+//! (no STARTTLS, a refused login) logged at ERROR once, then WARN.
 
 mod support;
 

@@ -1,6 +1,8 @@
 //! `newswatch send-test --to ADDRESS` through the real binary, against a real SMTP server
-//! (mailin) on loopback: one mail delivered and the server's reply printed; the file
-//! transport's path.
+//! (mailin) on loopback: one mail delivered and the server's reply printed; the hints for a
+//! server without STARTTLS, TLS against a plain port, a refused login and a port where nothing
+//! listens (exit 1); a refusal with the server's text escaped; the file transport's path and
+//! sendmail's exit; a configuration problem (exit 2) and an address that is none (exit 64).
 
 mod support;
 
@@ -219,8 +221,44 @@ fn sendmail_that_takes_the_mail_is_reported_and_one_that_fails_is_exit_1() {
     let mail = std::fs::read_to_string(&received).expect("the script got the mail");
     assert!(mail.contains("Subject: [newswatch] test mail"), "{mail}");
 
-    env.write_config(&sendmail_config("/bin/false"));
+    let failing = env.conf().join("failing-sendmail");
+    std::fs::write(
+        &failing,
+        "#!/bin/sh\ncat > /dev/null\necho 'the relay is down' >&2\nexit 75\n",
+    )
+    .expect("write the script");
+    std::fs::set_permissions(&failing, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    env.write_config(&sendmail_config(&failing.display().to_string()));
     let run = send_test(&env);
     assert_exit(&run, 1);
-    assert!(run.stderr.contains("error: sendmail"), "{}", run.describe());
+    assert!(
+        run.stderr
+            .contains("error: sendmail: internal client error: the relay is down\n"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn a_refusal_is_printed_with_the_servers_text_escaped() {
+    let smtp = SmtpServer::start();
+    smtp.refuse_recipient(TO, 550, "5.1.1 no such user\u{1b}[2J here", None);
+    let env = CliEnv::with_config(&smtp_config(&plain_smtp(smtp.port())));
+    let run = send_test(&env);
+    assert_exit(&run, 1);
+    assert!(
+        run.stderr.contains(&format!(
+            "error: the test mail to {TO} was refused for good: 127.0.0.1:{}:",
+            smtp.port()
+        )),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stderr.contains("no such user\\x1b[2J here"),
+        "{}",
+        run.describe()
+    );
+    assert!(!run.stderr.contains('\u{1b}'), "{}", run.describe());
+    assert!(smtp.messages().is_empty());
 }

@@ -169,7 +169,7 @@ impl MailSession<'_> {
                     .map_err(|e| DeliveryError::Permanent(format!("envelope: {e}")))?;
                 match transport.send_raw(&envelope, mail.bytes).await {
                     Ok(()) => Ok(RecipientOutcome::Accepted("sendmail accepted it".into())),
-                    Err(e) => Ok(RecipientOutcome::Deferred(format!("sendmail: {e}"))),
+                    Err(e) => Ok(RecipientOutcome::Deferred(sendmail_failure(&e))),
                 }
             }
         }
@@ -180,6 +180,22 @@ impl MailSession<'_> {
         if let Some(session) = self.smtp {
             session.finish().await;
         }
+    }
+}
+
+/// What a failed `sendmail` said. lettre's error carries the command's standard error, which
+/// is empty for a command that fails silently (`false`): say so instead of an empty message.
+fn sendmail_failure(error: &lettre::transport::sendmail::Error) -> String {
+    let text = crate::error_text::with_causes(error);
+    let said = text
+        .strip_prefix("internal client error")
+        .unwrap_or(&text)
+        .trim_start_matches(':')
+        .trim();
+    if said.is_empty() {
+        "sendmail failed and printed nothing on its standard error".to_string()
+    } else {
+        format!("sendmail: {}", text.trim_end())
     }
 }
 
