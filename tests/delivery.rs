@@ -5,7 +5,8 @@
 //! Covered: STARTTLS + AUTH with the password from the environment (and never in the log),
 //! implicit TLS, header and markup injection from feed text, the outbox across an SMTP outage
 //! and across SIGKILL, transient and permanent SMTP failures, `alerts retry`, digests, the
-//! hourly cap, `check` on unsafe SMTP settings, and SIGTERM.
+//! hourly cap, `check` on unsafe SMTP settings, SIGTERM, and a server refusing the configuration
+//! (no STARTTLS, a refused login) logged at ERROR once, then WARN.
 
 mod support;
 
@@ -2069,4 +2070,97 @@ fn migrate_db_moves_an_installation_to_postgres_without_sending_again() {
         mails[3].subject().as_deref(),
         Some(format!("[{WATCH}] Pyongyang report move new").as_str())
     );
+}
+
+#[test]
+fn a_server_refusing_the_configuration_is_logged_at_error_with_what_to_change() {
+    // security = "starttls" against a server that does not offer it: waiting will not heal
+    // it, so it is an ERROR naming the server and the fix, not "unavailable; paused".
+    let smtp = SmtpServer::start();
+    let (_feed, feed_url) = feed_with(&pyongyang_items("mode", 1));
+    let env = Env::new();
+    env.write_config(&Setup {
+        feed_url: &feed_url,
+        smtp: format!(
+            "host = \"127.0.0.1\"\nport = {}\nsecurity = \"starttls\"\ntimeout = \"5s\"\n",
+            smtp.port()
+        ),
+        email: "",
+        watch: "",
+    });
+    let run = env.run(&["once"]);
+    assert!(!run.status.success(), "{}", run.describe());
+    let hint = format!(
+        "127.0.0.1:{}: the server does not offer STARTTLS: set security = \\\"none\\\" for a \
+         local relay or \\\"tls\\\" for port 465",
+        smtp.port()
+    );
+    let logged = run.stderr.lines().find(|line| {
+        line.contains("ERROR") && line.contains("the mail server refuses this configuration")
+    });
+    let logged = logged.unwrap_or_else(|| panic!("no ERROR line\n{}", run.describe()));
+    assert!(
+        logged.contains(&hint) || logged.contains(&hint.replace("\\\"", "\"")),
+        "{logged}\n{}",
+        run.describe()
+    );
+    assert!(
+        !run.stderr
+            .contains("mail server unavailable; delivery paused"),
+        "{}",
+        run.describe()
+    );
+    assert!(smtp.messages().is_empty());
+    let alerts = env.alerts(&[]);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0]["status"], "queued", "{alerts:#?}");
+}
+
+#[test]
+fn the_daemon_logs_a_refused_login_at_error_once_then_warns_while_it_lasts() {
+    const USER: &str = "alice@example.org";
+    let smtp = SmtpServer::builder()
+        .starttls(true)
+        .auth(USER, "the-right-one")
+        .start();
+    let (_feed, feed_url) = feed_with(&pyongyang_items("again", 1));
+    let env = Env::new().var("NW_TEST_SMTP_PASSWORD", "a-wrong-one");
+    env.write_config(&Setup {
+        feed_url: &feed_url,
+        smtp: format!(
+            "host = \"127.0.0.1\"\nport = {}\nsecurity = \"starttls\"\nusername = \"{USER}\"\n\
+             password_env = \"NW_TEST_SMTP_PASSWORD\"\nca_file = '{}'\ntimeout = \"5s\"\n",
+            smtp.port(),
+            smtp.ca_pem_path().display()
+        ),
+        email: "retry_initial = \"1s\"\nretry_max = \"1s\"\n",
+        watch: "",
+    });
+    let mut daemon = env.daemon();
+    let reminded = wait_until(Duration::from_secs(30), || {
+        daemon
+            .stderr()
+            .contains("the mail server still refuses this configuration")
+    });
+    let (status, _) = daemon.terminate(Duration::from_secs(20));
+    let stderr = daemon.stderr();
+    assert!(reminded, "no reminder within 30 s\n{stderr}");
+    assert!(status.success(), "{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("refuses this configuration"))
+        .collect();
+    assert!(errors.len() >= 2, "{stderr}");
+    assert!(
+        errors[0].contains("ERROR")
+            && errors[0].contains("authentication refused (")
+            && errors[0].contains("check [email.smtp] username and the password"),
+        "{stderr}"
+    );
+    assert!(
+        errors[1..].iter().all(|line| line.contains(" WARN ")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("a-wrong-one"), "{stderr}");
+    assert!(smtp.messages().is_empty());
 }

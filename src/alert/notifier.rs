@@ -86,6 +86,9 @@ enum Flow {
 struct ServerPause {
     failures: u32,
     until: i64,
+    /// A refusal of the configuration (see [`DeliveryError::NeedsConfigChange`]) was logged
+    /// at ERROR in this run of failures: the next ones are reminders.
+    refusal_logged: bool,
 }
 
 /// What the notifier needs to know of a watch to gather its batch alerts.
@@ -158,12 +161,17 @@ impl Notifier {
         (pause.until > now).then_some(pause.until)
     }
 
-    fn server_unavailable(&self, now: i64) -> Duration {
+    /// Pauses delivery after the server could not be used; returns the pause and, for a
+    /// refusal of the configuration, whether it is the first since the server last accepted
+    /// mail (or since the start).
+    fn server_unavailable(&self, now: i64, refusal: bool) -> (Duration, bool) {
         let mut pause = self.pause.lock().unwrap_or_else(|p| p.into_inner());
         pause.failures = pause.failures.saturating_add(1);
         let wait = self.policy.delay(pause.failures);
         pause.until = now + wait.as_secs().max(1) as i64;
-        wait
+        let first_refusal = refusal && !pause.refusal_logged;
+        pause.refusal_logged |= refusal;
+        (wait, first_refusal)
     }
 
     fn server_available(&self) {
@@ -372,7 +380,7 @@ impl Notifier {
         };
         let mut accepted: Vec<String> = Vec::new();
         let mut deferred: Option<String> = None;
-        let mut unavailable: Option<String> = None;
+        let mut unavailable: Option<(String, bool)> = None;
         for address in self.store.pending_recipients(alert.id).await? {
             let to = match recipient_address(&address) {
                 Ok(to) => to,
@@ -428,11 +436,15 @@ impl Notifier {
                         .recipient_failed(alert.id, &address, &reason)
                         .await?;
                 }
-                Err(DeliveryError::Unavailable(reason)) => {
+                Err(
+                    error @ (DeliveryError::Unavailable(_) | DeliveryError::NeedsConfigChange(_)),
+                ) => {
+                    let needs_config_change = matches!(error, DeliveryError::NeedsConfigChange(_));
+                    let reason = error.to_string();
                     self.store
                         .recipient_deferred(alert.id, &address, &reason)
                         .await?;
-                    unavailable = Some(reason);
+                    unavailable = Some((reason, needs_config_change));
                     break;
                 }
             }
@@ -440,7 +452,7 @@ impl Notifier {
         if !accepted.is_empty() {
             self.server_available();
         }
-        let still_pending = unavailable.clone().or(deferred);
+        let still_pending = unavailable.as_ref().map(|(r, _)| r.clone()).or(deferred);
         if let Some(reason) = still_pending {
             let attempts = u32::try_from(alert.attempts).unwrap_or(u32::MAX);
             match self.policy.next_attempt(attempts, alert.queued_at, now()) {
@@ -481,13 +493,17 @@ impl Notifier {
             );
         }
         match unavailable {
-            Some(reason) => {
-                let pause = self.server_unavailable(now());
-                warn!(
-                    error = %untrusted(&reason),
-                    pause_ms = pause.as_millis() as u64,
-                    "mail server unavailable; delivery paused"
-                );
+            Some((reason, needs_config_change)) => {
+                let (pause, first_refusal) = self.server_unavailable(now(), needs_config_change);
+                let pause_ms = pause.as_millis() as u64;
+                if !needs_config_change {
+                    warn!(error = %untrusted(&reason), pause_ms, "mail server unavailable; delivery paused");
+                } else if first_refusal {
+                    // Waiting will not heal it: said loudly once, then as a reminder.
+                    error!(error = %untrusted(&reason), pause_ms, "the mail server refuses this configuration; delivery paused: fix [email] (newswatch send-test tries it) and restart");
+                } else {
+                    warn!(error = %untrusted(&reason), pause_ms, "the mail server still refuses this configuration; delivery paused: fix [email] (newswatch send-test tries it) and restart");
+                }
                 report.unavailable = Some(reason);
                 Ok(Flow::Stop)
             }

@@ -54,7 +54,9 @@ impl SmtpClient {
         }
     }
 
-    async fn connect(&self) -> Result<AsyncSmtpConnection, lettre::transport::smtp::Error> {
+    async fn connect(
+        &self,
+    ) -> Result<AsyncSmtpConnection, (SetupStep, lettre::transport::smtp::Error)> {
         let hello = ClientId::default();
         let wrapper = match &self.tls {
             SmtpTls::Wrapper(parameters) => Some(parameters.clone()),
@@ -67,15 +69,40 @@ impl SmtpClient {
             wrapper,
             None,
         )
-        .await?;
+        .await
+        .map_err(|e| (SetupStep::Connect, e))?;
         if let SmtpTls::Starttls(parameters) = &self.tls {
-            connection.starttls(parameters.clone(), &hello).await?;
+            connection
+                .starttls(parameters.clone(), &hello)
+                .await
+                .map_err(|e| (SetupStep::Starttls, e))?;
         }
         if let Some(credentials) = &self.credentials {
-            connection.auth(DEFAULT_MECHANISMS, credentials).await?;
+            connection
+                .auth(DEFAULT_MECHANISMS, credentials)
+                .await
+                .map_err(|e| (SetupStep::Auth, e))?;
         }
         Ok(connection)
     }
+
+    /// What the security mode is called in the configuration.
+    fn security(&self) -> &'static str {
+        match self.tls {
+            SmtpTls::Starttls(_) => "starttls",
+            SmtpTls::Wrapper(_) => "tls",
+            SmtpTls::None => "none",
+        }
+    }
+}
+
+/// Where setting up the connection failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SetupStep {
+    /// TCP connect, TLS from the first byte (security = "tls"), greeting, EHLO.
+    Connect,
+    Starttls,
+    Auth,
 }
 
 /// One connection, opened on the first send and reused for the next while the server accepts.
@@ -108,14 +135,8 @@ impl SmtpSession<'_> {
             let connected = tokio::time::timeout(timeout, self.client.connect()).await;
             self.connection = Some(match connected {
                 Ok(Ok(connection)) => connection,
-                Ok(Err(e)) => return Err(setup_error(&server, &e)),
-                Err(_) => {
-                    return Err(DeliveryError::Unavailable(format!(
-                        "{server}: no complete answer within {} while connecting (greeting, \
-                         EHLO, STARTTLS or login): the server is stalled or too slow",
-                        humantime::format_duration(timeout)
-                    )));
-                }
+                Ok(Err((step, e))) => return Err(setup_error(self.client, step, &e)),
+                Err(_) => return Err(setup_timeout(self.client)),
             });
         }
         let Some(connection) = self.connection.as_mut() else {
@@ -222,15 +243,139 @@ fn outcome_of_refusal(
     }
 }
 
-/// A failure before any message could be offered.
-fn setup_error(server: &str, error: &lettre::transport::smtp::Error) -> DeliveryError {
+/// A failure before any message could be offered, named by the server and, where the
+/// configuration is the cause, with what to change in it.
+fn setup_error(
+    client: &SmtpClient,
+    step: SetupStep,
+    error: &lettre::transport::smtp::Error,
+) -> DeliveryError {
+    let server = client.server();
+    let text = crate::error_text::with_causes(error);
+    match step {
+        SetupStep::Starttls if error.is_client() => DeliveryError::NeedsConfigChange(format!(
+            "{server}: the server does not offer STARTTLS: set security = \"none\" for a local \
+             relay or \"tls\" for port 465"
+        )),
+        SetupStep::Auth if error.is_permanent() => DeliveryError::NeedsConfigChange(format!(
+            "{server}: authentication refused ({text}): check [email.smtp] username and the \
+             password"
+        )),
+        SetupStep::Auth if error.is_client() => DeliveryError::NeedsConfigChange(format!(
+            "{server}: cannot log in ({text}): the server offers no login method over this \
+             connection; with a username set, use security = \"starttls\" or \"tls\""
+        )),
+        SetupStep::Connect if connection_refused(error) => DeliveryError::Unavailable(format!(
+            "{server}: nothing listens on {server} (connection refused): is the mail server \
+             running, and are [email.smtp] host and port right?"
+        )),
+        SetupStep::Connect | SetupStep::Starttls if tls_mode_mismatch(error) => {
+            DeliveryError::NeedsConfigChange(format!(
+                "{server}: the TLS handshake failed ({text}): the server does not speak TLS \
+                 the way security = \"{}\" expects on this port: match security to the port \
+                 (\"tls\" for 465, \"starttls\" for 587, \"none\" for a local relay on 25)",
+                client.security()
+            ))
+        }
+        _ => DeliveryError::Unavailable(format!("{server}: {text}")),
+    }
+}
+
+/// No complete answer while connecting. A client speaking plain SMTP to a port that expects
+/// TLS from the first byte waits for a greeting that never comes: that is a stall too.
+fn setup_timeout(client: &SmtpClient) -> DeliveryError {
+    let server = client.server();
+    let timeout = humantime::format_duration(client.timeout);
+    if client.port == 465 && !matches!(client.tls, SmtpTls::Wrapper(_)) {
+        return DeliveryError::NeedsConfigChange(format!(
+            "{server}: no greeting within {timeout}: port 465 expects TLS from the first byte; \
+             set security = \"tls\" (or use port 587 with security = \"starttls\")"
+        ));
+    }
     DeliveryError::Unavailable(format!(
-        "{server}: {}",
-        crate::error_text::with_causes(error)
+        "{server}: no complete answer within {timeout} while connecting (greeting, EHLO, \
+         STARTTLS or login): the server is stalled or too slow, or it expects TLS from the \
+         first byte (then set security = \"tls\")"
     ))
+}
+
+/// Whether the connection was refused (nothing listens there).
+fn connection_refused(error: &lettre::transport::smtp::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// Whether the TLS handshake failed on what the server sent not being TLS at all (rustls's
+/// "received corrupt message": an SMTP greeting where a TLS record was expected), not on its
+/// certificate: the security mode does not match what the port speaks.
+fn tls_mode_mismatch(error: &lettre::transport::smtp::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        // An io::Error's `source` skips the error it wraps: look at that too.
+        let wrapped = cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        for candidate in [Some(cause), wrapped].into_iter().flatten() {
+            if let Some(rustls::Error::InvalidMessage(_)) =
+                candidate.downcast_ref::<rustls::Error>()
+            {
+                return true;
+            }
+        }
+        source = cause.source();
+    }
+    false
 }
 
 fn reply_text(reply: &Response) -> String {
     let lines: Vec<&str> = reply.message().collect();
     format!("{} {}", reply.code(), lines.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(port: u16, tls: SmtpTls) -> SmtpClient {
+        SmtpClient {
+            host: "mail.example.org".into(),
+            port,
+            tls,
+            credentials: None,
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn plain_smtp_to_port_465_that_stays_silent_asks_for_tls() {
+        match setup_timeout(&client(465, SmtpTls::None)) {
+            DeliveryError::NeedsConfigChange(text) => assert_eq!(
+                text,
+                "mail.example.org:465: no greeting within 5s: port 465 expects TLS from the \
+                 first byte; set security = \"tls\" (or use port 587 with security = \
+                 \"starttls\")"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_silent_server_elsewhere_is_unavailable_and_named() {
+        match setup_timeout(&client(587, SmtpTls::None)) {
+            DeliveryError::Unavailable(text) => {
+                assert!(text.starts_with("mail.example.org:587: no complete answer within 5s"));
+                assert!(text.contains("set security = \"tls\""), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -34,6 +34,11 @@ pub enum DeliveryError {
     /// broke off, unwritable directory): nothing was delivered; try later, after a pause.
     #[error("{0}")]
     Unavailable(String),
+    /// The server refuses this configuration (the TLS mode does not match the port, the
+    /// login is refused): like `Unavailable` nothing was delivered and delivery pauses, but
+    /// waiting will not heal it; the configuration must change.
+    #[error("{0}")]
+    NeedsConfigChange(String),
     /// The message cannot be sent as it is (an address that is not one).
     #[error("{0}")]
     Permanent(String),
@@ -164,7 +169,7 @@ impl MailSession<'_> {
                     .map_err(|e| DeliveryError::Permanent(format!("envelope: {e}")))?;
                 match transport.send_raw(&envelope, mail.bytes).await {
                     Ok(()) => Ok(RecipientOutcome::Accepted("sendmail accepted it".into())),
-                    Err(e) => Ok(RecipientOutcome::Deferred(format!("sendmail: {e}"))),
+                    Err(e) => Ok(RecipientOutcome::Deferred(sendmail_failure(&e))),
                 }
             }
         }
@@ -175,6 +180,22 @@ impl MailSession<'_> {
         if let Some(session) = self.smtp {
             session.finish().await;
         }
+    }
+}
+
+/// What a failed `sendmail` said. lettre's error carries the command's standard error, which
+/// is empty for a command that fails silently (`false`): say so instead of an empty message.
+fn sendmail_failure(error: &lettre::transport::sendmail::Error) -> String {
+    let text = crate::error_text::with_causes(error);
+    let said = text
+        .strip_prefix("internal client error")
+        .unwrap_or(&text)
+        .trim_start_matches(':')
+        .trim();
+    if said.is_empty() {
+        "sendmail failed and printed nothing on its standard error".to_string()
+    } else {
+        format!("sendmail: {}", text.trim_end())
     }
 }
 

@@ -33,6 +33,7 @@ mod import_opml;
 mod instances;
 mod migrate_db;
 mod prune;
+mod send_test;
 mod service;
 mod test_rule;
 
@@ -173,6 +174,8 @@ pub enum Command {
     Healthcheck,
     /// Apply [retention] now: delete old articles and alerts, give the space back; --dry-run shows what would go.
     Prune(prune::PruneArgs),
+    /// Send one test mail through the configured transport and print what the server answered.
+    SendTest(send_test::SendTestArgs),
     /// Print a shell completion script: `source <(newswatch completions bash)`.
     Completions {
         /// The shell (bash, zsh, fish; elvish and powershell too).
@@ -205,6 +208,7 @@ pub async fn run(args: Args) -> ExitCode {
         Command::MigrateDb(migrate) => migrate_db::run(&args.config, migrate).await,
         Command::Healthcheck => healthcheck::run(&args.config).await,
         Command::Prune(prune) => prune::run(&args.config, prune).await,
+        Command::SendTest(send_test) => send_test::run(&args.config, send_test).await,
         Command::Completions { shell } => generate::completions(*shell),
         Command::Man => generate::man(),
     }
