@@ -125,7 +125,7 @@ impl Root {
         }
         let root = self.path().display().to_string();
         let mut moved = step.replace("target/release/newswatch", env!("CARGO_BIN_EXE_newswatch"));
-        for system in ["/etc/", "/var/lib/", "/usr/local/bin/", "/run/"] {
+        for system in ["/etc/", "/var/lib/", "/usr/local/bin/", "/usr/local/share/", "/run/"] {
             moved = moved.replace(system, &format!("{root}{system}"));
         }
         Some(moved)
@@ -288,6 +288,15 @@ fn the_readme_systemd_steps_give_a_service_its_dynamic_user_can_check_and_run() 
             .is_file(),
         "the README installs the unit"
     );
+    let documentation = unit_value(&root.unit, "Documentation");
+    let page = documentation
+        .strip_prefix("man:")
+        .and_then(|page| page.strip_suffix("(1)"))
+        .unwrap_or_else(|| panic!("Documentation={documentation} should name a man page"));
+    let installed = root.inside(&format!("/usr/local/share/man/man1/{page}.1"));
+    let roff = std::fs::read_to_string(&installed)
+        .unwrap_or_else(|e| panic!("the README installs {}: {e}", installed.display()));
+    assert!(roff.contains(".TH"), "{} is a man page", installed.display());
     let state = root.make_state_directory();
 
     let check = root.run_as_service("check");
