@@ -6,7 +6,7 @@
 //! `first_poll_window` (undated ones do not); later, every article not seen before, unless it
 //! is older than `max_age`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -17,7 +17,10 @@ use crate::article::Article;
 use crate::log_text::untrusted;
 use crate::metrics::Metrics;
 use crate::rules::{WatchMatch, WatchSet};
-use crate::store::{AlertKind, IngestTx, MatchDelivery, NewMatch, PollRecord, Store, StoreError};
+use crate::store::{
+    AlertKind, IngestTx, MatchDelivery, NewMatch, PollRecord, Store, StoreError, StoryLink,
+};
+use crate::story::{self, GroupMode, Role, Signature, SignatureBuilder, TermStats};
 
 /// The age limits on alerting.
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +61,54 @@ pub struct WatchDelivery {
     pub digest: bool,
     /// Immediate alerts per clock hour before matches overflow into a summary; 0 = no cap.
     pub max_per_hour: u32,
+    /// Whether copies of a story already alerted are left out, and updates threaded.
+    pub group: GroupMode,
+    /// How far back a new match is compared with the watch's earlier ones.
+    pub group_window: Duration,
+}
+
+/// Articles whose terms the story grouping weighs words by.
+pub const ARCHIVE_ARTICLES: usize = 20_000;
+
+/// How common each term is in the recent archive (see [`TermStats`]): seeded from the store
+/// at start, then kept up to date by this process's ingests. With several instances each
+/// counts what it stores, which changes the weights little.
+#[derive(Debug)]
+pub struct Archive {
+    stats: Mutex<TermStats>,
+}
+
+impl Archive {
+    /// Statistics over nothing yet.
+    pub fn empty() -> Self {
+        Self {
+            stats: Mutex::new(TermStats::new(ARCHIVE_ARTICLES)),
+        }
+    }
+
+    /// Statistics over the most recent stored articles.
+    pub async fn seeded(store: &Store) -> Result<Self, StoreError> {
+        let mut stats = TermStats::new(ARCHIVE_ARTICLES);
+        let mut recent = store.recent_signatures(ARCHIVE_ARTICLES).await?;
+        recent.reverse();
+        for signature in &recent {
+            stats.add(signature);
+        }
+        Ok(Self {
+            stats: Mutex::new(stats),
+        })
+    }
+
+    fn add<'a>(&self, signatures: impl Iterator<Item = &'a Signature>) {
+        let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        for signature in signatures {
+            stats.add(signature);
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&TermStats) -> T) -> T {
+        f(&self.stats.lock().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 /// How each watch delivers (index-aligned with the [`WatchSet`]).
@@ -95,6 +146,8 @@ pub struct Ingestor {
     targets: WatchTargets,
     window: AlertWindow,
     metrics: Arc<Metrics>,
+    archive: Arc<Archive>,
+    signatures: SignatureBuilder,
 }
 
 impl Ingestor {
@@ -103,12 +156,15 @@ impl Ingestor {
         targets: WatchTargets,
         window: AlertWindow,
         metrics: Arc<Metrics>,
+        archive: Arc<Archive>,
     ) -> Self {
         Self {
             watches,
             targets,
             window,
             metrics,
+            archive,
+            signatures: SignatureBuilder::new(),
         }
     }
 
@@ -147,14 +203,33 @@ impl Ingestor {
                     .then(|| self.match_article(article, feed))
             })
             .collect();
+        let signatures: Vec<Option<Signature>> = articles
+            .iter()
+            .map(|article| {
+                (!known.contains(&article.identity))
+                    .then(|| story::signature_of(&self.signatures, article))
+            })
+            .collect();
         let expect_new_articles = articles.iter().any(|a| !known.contains(&a.identity));
         let mut tx = store.begin_ingest(feed.lease, expect_new_articles).await?;
         // Counted once the transaction commits: (watch, whether an immediate alert was queued).
         let mut recorded: Vec<(&str, bool)> = Vec::new();
         let stored = tx
-            .insert_articles(feed.feed_id, &articles, timestamp)
+            .insert_signed_articles(feed.feed_id, &articles, &signatures, timestamp)
             .await?;
-        for ((article, matches), new_id) in articles.iter().zip(&mut matched).zip(stored) {
+        self.archive.add(
+            stored
+                .iter()
+                .zip(&signatures)
+                .filter(|(id, _)| id.is_some())
+                .filter_map(|(_, signature)| signature.as_ref()),
+        );
+        for (((article, matches), new_id), signature) in articles
+            .iter()
+            .zip(&mut matched)
+            .zip(stored)
+            .zip(&signatures)
+        {
             let Some(article_id) = new_id else {
                 continue;
             };
@@ -179,9 +254,24 @@ impl Ingestor {
                     .get(found.watch)
                     .cloned()
                     .unwrap_or_default();
-                let delivery = self
-                    .delivery(&mut tx, watch, &target, notify, timestamp)
-                    .await?;
+                let placed = match signature {
+                    Some(signature) if notify && !target.recipients.is_empty() => {
+                        self.place_in_story(&mut tx, watch, &target, signature, timestamp)
+                            .await?
+                    }
+                    _ => None,
+                };
+                let delivery = match placed {
+                    // A copy of a story already alerted: listed under the story (in the
+                    // digest, or in its next mail), not alerted again.
+                    Some(StoryLink {
+                        role: Role::Copy, ..
+                    }) if !target.digest => MatchDelivery::None,
+                    _ => {
+                        self.delivery(&mut tx, watch, &target, notify, timestamp)
+                            .await?
+                    }
+                };
                 let record = NewMatch {
                     watch: watch.to_string(),
                     message_id: article_message_id(
@@ -192,6 +282,7 @@ impl Ingestor {
                     explanation: serde_json::to_string(&found.hits).unwrap_or_else(|_| "[]".into()),
                     delivery,
                     recipients: target.recipients,
+                    story: placed,
                 };
                 let queued = tx.record_match(article_id, &record, timestamp).await?;
                 if queued {
@@ -242,6 +333,44 @@ impl Ingestor {
         self.metrics
             .presearch(outcome.candidates, outcome.matches.len());
         outcome.matches
+    }
+
+    /// Where a new match of `watch` goes among the watch's stories of the last
+    /// `group_window`; `None` when the watch does not group.
+    async fn place_in_story(
+        &self,
+        tx: &mut IngestTx,
+        watch: &str,
+        target: &WatchDelivery,
+        signature: &Signature,
+        now: i64,
+    ) -> Result<Option<StoryLink>, StoreError> {
+        if target.group == GroupMode::Off {
+            return Ok(None);
+        }
+        let window = i64::try_from(target.group_window.as_secs()).unwrap_or(i64::MAX);
+        let candidates = tx
+            .story_candidates(watch, now.saturating_sub(window))
+            .await?;
+        let decision = self.archive.with(|stats| {
+            story::decide(
+                target.group,
+                signature,
+                candidates.iter().map(|c| (&c.story, &c.signature)),
+                stats,
+            )
+        });
+        tracing::debug!(
+            watch = %untrusted(watch),
+            role = decision.role.as_str(),
+            similarity = decision.similarity,
+            candidates = candidates.len(),
+            "story"
+        );
+        Ok(Some(StoryLink {
+            role: decision.role,
+            story: decision.story,
+        }))
     }
 
     /// How a new match of `watch` is delivered: not at all when it may not alert, in the next

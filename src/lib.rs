@@ -16,6 +16,7 @@ pub mod ops;
 pub mod retention;
 pub mod rules;
 pub mod store;
+pub mod story;
 pub mod systemd;
 pub mod utf8;
 pub mod wording;

@@ -565,7 +565,7 @@ fn man_prints_a_page_that_man_renders() {
         "rendered without warnings\n{}",
         rendered.describe()
     );
-    for section in ["NAME", "SYNOPSIS", "OPTIONS", "SUBCOMMANDS", "EXIT STATUS"] {
+    for section in ["NAME", "SYNOPSIS", "OPTIONS", "COMMANDS", "EXIT STATUS"] {
         assert!(
             rendered.stdout.contains(section),
             "the page has {section}\n{}",
@@ -573,8 +573,14 @@ fn man_prints_a_page_that_man_renders() {
         );
     }
     assert!(
-        rendered.stdout.contains("export-opml"),
+        rendered.stdout.contains("newswatch export-opml"),
         "{}",
+        rendered.stdout
+    );
+    // No page is installed per command: the page must not send readers to one.
+    assert!(
+        !rendered.stdout.contains("newswatch-run(1)"),
+        "the page names no man page that does not exist\n{}",
         rendered.stdout
     );
 }

@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod notifier;
+pub mod outlets;
 pub mod render;
 mod smtp;
 pub mod transport;

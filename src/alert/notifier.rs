@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use super::batch::{hour_start, latest_boundary, next_boundary};
+use super::outlets::Outlet;
 use super::render::{AlertBody, AlertMail, Item, render};
 use super::transport::{DeliveryError, MailSession, Mailer, OutgoingMail, RecipientOutcome};
 use super::{batch_message_id, message_id_domain, short_hash};
@@ -26,6 +27,7 @@ use crate::store::{
     AlertDetail, AlertKind, AlertStatus, BatchItem, Claimant, MatchDelivery, NewBatch, SentRecord,
     Store, StoreError,
 };
+use crate::story::Role;
 
 /// When to try a failed delivery again.
 #[derive(Debug, Clone, Copy)]
@@ -520,32 +522,50 @@ impl Notifier {
     ) -> Result<Result<lettre::Message, String>, StoreError> {
         let date = DateTime::<Utc>::from_timestamp(alert.created_at, 0).unwrap_or_else(Utc::now);
         let hits = parse_hits(alert.explanation.as_deref());
-        let batch: Vec<BatchItem>;
+        let outlets: Vec<Outlet>;
+        let batch: Vec<(BatchItem, Vec<Outlet>)>;
         let batch_hits: Vec<Vec<Hit>>;
         let items: Vec<Item>;
         let body = match alert.kind {
-            AlertKind::Article => AlertBody::Article(Item {
-                title: alert.title.as_deref().unwrap_or_default(),
-                link: alert.link.as_deref(),
-                feed_name: alert.feed_name.as_deref(),
-                published: timestamp(alert.published_at),
-                summary: alert.summary.as_deref().unwrap_or_default(),
-                content: alert.content.as_deref().unwrap_or_default(),
-                hits: &hits,
-            }),
+            AlertKind::Article => {
+                outlets = match (alert.story_role.as_deref(), alert.story) {
+                    (Some(_), Some(story)) => self
+                        .store
+                        .story_outlets(&alert.watch, story, alert.article_id)
+                        .await?
+                        .into_iter()
+                        .map(|o| Outlet {
+                            feed: o.feed_name,
+                            title: o.title,
+                            link: o.link,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                AlertBody::Article(Item {
+                    title: alert.title.as_deref().unwrap_or_default(),
+                    link: alert.link.as_deref(),
+                    feed_name: alert.feed_name.as_deref(),
+                    published: timestamp(alert.published_at),
+                    summary: alert.summary.as_deref().unwrap_or_default(),
+                    content: alert.content.as_deref().unwrap_or_default(),
+                    hits: &hits,
+                    also_reported_by: &outlets,
+                })
+            }
             kind @ (AlertKind::Digest | AlertKind::Overflow) => {
-                batch = self.store.batch_items(alert.id).await?;
+                batch = by_story(self.store.batch_items(alert.id).await?);
                 if batch.is_empty() {
                     return Ok(Err("the batch alert lists no matches".to_string()));
                 }
                 batch_hits = batch
                     .iter()
-                    .map(|b| parse_hits(Some(&b.explanation)))
+                    .map(|(b, _)| parse_hits(Some(&b.explanation)))
                     .collect();
                 items = batch
                     .iter()
                     .zip(&batch_hits)
-                    .map(|(b, hits)| Item {
+                    .map(|((b, outlets), hits)| Item {
                         title: &b.title,
                         link: b.link.as_deref(),
                         feed_name: b.feed_name.as_deref(),
@@ -553,6 +573,7 @@ impl Notifier {
                         summary: &b.summary,
                         content: &b.content,
                         hits,
+                        also_reported_by: outlets,
                     })
                     .collect();
                 if kind == AlertKind::Digest {
@@ -562,13 +583,40 @@ impl Notifier {
                 }
             }
         };
+        let update_of = match alert.story_role.as_deref().and_then(Role::parse) {
+            Some(Role::Update) => alert.story_first_message_id.as_deref(),
+            _ => None,
+        };
         let mail = AlertMail {
             watch: &alert.watch,
             message_id: &alert.message_id,
             body,
+            update_of,
         };
         Ok(render(&mail, &self.from, to, date).map_err(|e| e.to_string()))
     }
+}
+
+/// A batch's matches with each story once: the first of a story's matches in the batch, with
+/// the others as its outlets.
+fn by_story(items: Vec<BatchItem>) -> Vec<(BatchItem, Vec<Outlet>)> {
+    let mut grouped: Vec<(BatchItem, Vec<Outlet>)> = Vec::with_capacity(items.len());
+    for item in items {
+        let joins = item.story_role.as_ref().and_then(|_| {
+            grouped
+                .iter()
+                .position(|(first, _)| first.story_role.is_some() && first.story == item.story)
+        });
+        match joins {
+            Some(story) => grouped[story].1.push(Outlet {
+                feed: item.feed_name,
+                title: item.title,
+                link: item.link,
+            }),
+            None => grouped.push((item, Vec::new())),
+        }
+    }
+    grouped
 }
 
 /// Fires `grace` after shutdown was asked for: how long a delivery in flight may go on.

@@ -7,6 +7,7 @@ use lettre::Message;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
+use super::outlets::{self, Outlet};
 use crate::article::{clean_line, truncate_chars};
 use crate::rules::{Field, Hit};
 use crate::wording::plural;
@@ -21,6 +22,8 @@ pub struct Item<'a> {
     pub summary: &'a str,
     pub content: &'a str,
     pub hits: &'a [Hit],
+    /// The story's other outlets.
+    pub also_reported_by: &'a [Outlet],
 }
 
 /// What an alert is about.
@@ -40,6 +43,9 @@ pub struct AlertMail<'a> {
     pub watch: &'a str,
     pub message_id: &'a str,
     pub body: AlertBody<'a>,
+    /// For an update of a story: the Message-ID of the story's first alert, which this one
+    /// is threaded on (`In-Reply-To`, `References`).
+    pub update_of: Option<&'a str>,
 }
 
 /// Why a message could not be built.
@@ -70,7 +76,10 @@ pub fn render(
     let watch = clean_line(mail.watch, 100);
     let (subject, text, html) = match &mail.body {
         AlertBody::Article(item) => (
-            format!("[{watch}] {}", title_of(item)),
+            match mail.update_of {
+                Some(_) => format!("[{watch}] Update: {}", title_of(item)),
+                None => format!("[{watch}] {}", title_of(item)),
+            },
             plain_article(&watch, item),
             html_page(&watch, &html_article(item, true)),
         ),
@@ -112,6 +121,11 @@ pub fn render(
         .date(date.into());
     for recipient in to {
         builder = builder.to(recipient.clone());
+    }
+    if let Some(first) = mail.update_of {
+        builder = builder
+            .in_reply_to(first.to_string())
+            .references(first.to_string());
     }
     builder = with_watch_headers(builder, &watch);
     builder
@@ -319,6 +333,14 @@ fn plain_item(item: &Item, text: &mut String, why_in_full: bool) {
     }
 }
 
+fn plain_outlets(item: &Item, text: &mut String) {
+    let outlets = outlets::plain(item.also_reported_by);
+    if !outlets.is_empty() {
+        text.push('\n');
+        text.push_str(&outlets);
+    }
+}
+
 fn footer(watch: &str) -> String {
     format!("\n-- \nnewswatch alert for the watch \"{watch}\"\n")
 }
@@ -326,6 +348,7 @@ fn footer(watch: &str) -> String {
 fn plain_article(watch: &str, item: &Item) -> String {
     let mut text = String::new();
     plain_item(item, &mut text, true);
+    plain_outlets(item, &mut text);
     text.push_str(&footer(watch));
     text
 }
@@ -335,6 +358,7 @@ fn plain_batch(watch: &str, intro: &str, items: &[Item]) -> String {
     for (i, item) in items.iter().enumerate() {
         text.push_str(&format!("\n{}. ", i + 1));
         plain_item(item, &mut text, false);
+        plain_outlets(item, &mut text);
     }
     text.push_str(&footer(watch));
     text
@@ -389,7 +413,7 @@ fn html_item(item: &Item, why_in_full: bool) -> String {
 }
 
 fn html_article(item: &Item, why_in_full: bool) -> String {
-    html_item(item, why_in_full)
+    html_item(item, why_in_full) + &outlets::html(item.also_reported_by)
 }
 
 fn html_batch(intro: &str, items: &[Item]) -> String {
@@ -397,6 +421,7 @@ fn html_batch(intro: &str, items: &[Item]) -> String {
     for item in items {
         html.push_str("<hr>\n");
         html.push_str(&html_item(item, false));
+        html.push_str(&outlets::html(item.also_reported_by));
     }
     html
 }
@@ -434,6 +459,7 @@ mod tests {
             summary,
             content: "",
             hits,
+            also_reported_by: &[],
         }
     }
 
@@ -477,6 +503,7 @@ mod tests {
         let mail = AlertMail {
             watch: "w",
             message_id: "<a@b>",
+            update_of: None,
             body: AlertBody::Article(article),
         };
         assert!(!raw(&mail).contains("javascript"));
@@ -487,6 +514,7 @@ mod tests {
         let mail = AlertMail {
             watch: "w\r\nBcc: evil@example.org",
             message_id: "<a@b>",
+            update_of: None,
             body: AlertBody::Article(item(
                 "Hello\r\nBcc: victim@example.org\r\n\r\nbody",
                 "",
@@ -541,6 +569,7 @@ mod tests {
         let mail = AlertMail {
             watch: "W",
             message_id: "<d@b>",
+            update_of: None,
             body: AlertBody::Digest(&items),
         };
         let digest = raw(&mail);
@@ -552,6 +581,7 @@ mod tests {
         let mail = AlertMail {
             watch: "W",
             message_id: "<o@b>",
+            update_of: None,
             body: AlertBody::Overflow(&items[..1]),
         };
         assert!(raw(&mail).contains("Subject: [W] and 1 more article this hour"));

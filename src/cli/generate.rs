@@ -34,7 +34,25 @@ fn render_man(page: &mut Vec<u8>) -> std::io::Result<()> {
     man.render_synopsis_section(page)?;
     man.render_description_section(page)?;
     man.render_options_section(page)?;
-    man.render_subcommands_section(page)?;
+    // clap_mangen's own list names a page per command (newswatch-run(1)), which is not made.
+    page.extend_from_slice(b".SH COMMANDS\n");
+    for command in Args::command().get_subcommands() {
+        let about = command
+            .get_about()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        page.extend_from_slice(
+            format!(
+                ".TP\n\\fBnewswatch {}\\fR\n{}\n",
+                roff_text(command.get_name()),
+                roff_text(&about)
+            )
+            .as_bytes(),
+        );
+    }
+    page.extend_from_slice(
+        b".PP\nEach command's own options: \\fBnewswatch help\\fR \\fICOMMAND\\fR.\n",
+    );
     page.extend_from_slice(b".SH \"EXIT STATUS\"\n");
     for (code, meaning) in EXIT_CODES {
         // The meanings are this file's own text: no roff requests, only '-' to escape.
@@ -42,6 +60,16 @@ fn render_man(page: &mut Vec<u8>) -> std::io::Result<()> {
         page.extend_from_slice(format!(".TP\n{code}\n{meaning}\n").as_bytes());
     }
     man.render_version_section(page)
+}
+
+/// Text for a roff line: backslashes and hyphens escaped, no request at the start.
+fn roff_text(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    if escaped.starts_with(['.', '\'']) {
+        format!("\\&{escaped}")
+    } else {
+        escaped
+    }
 }
 
 fn print(bytes: Vec<u8>) -> ExitCode {

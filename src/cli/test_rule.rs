@@ -4,14 +4,19 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Args;
 use serde::Serialize;
 
+use newswatch::article::Article;
 use newswatch::config::Config;
 use newswatch::feed::{self, FetchRequest, FetchSettings, Fetcher, PolledContent};
 use newswatch::log_text::untrusted;
 use newswatch::rules::{Hit, WatchSet};
+use newswatch::story::{
+    Decision, GroupMode, Replay, Role, Signature, SignatureBuilder, signature_of,
+};
 use newswatch::wording::plural;
 
 use super::{EXIT_FAILURE, compile_watches, load_config, select_watches};
@@ -33,8 +38,18 @@ pub struct TestRuleArgs {
 }
 
 #[derive(Serialize)]
+struct JsonStory {
+    /// The link of the story's first article.
+    id: String,
+    role: Role,
+}
+
+#[derive(Serialize)]
 struct JsonMatch<'a> {
     watch: &'a str,
+    /// Where the match stands in the watch's stories (absent for `group = "off"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    story: Option<JsonStory>,
     /// The article's words that matched, as written, once each.
     terms: Vec<&'a str>,
     /// Every piece of evidence: clause, field, words, offsets.
@@ -75,28 +90,67 @@ async fn run_checked(config_path: &Path, args: &TestRuleArgs) -> Result<ExitCode
             return Err(ExitCode::from(EXIT_FAILURE));
         }
     };
-    let mut totals = Totals::default();
     let mut failed = false;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut loaded = Vec::new();
     for source in &args.sources {
         match load_source(&config, &fetcher, source).await {
-            Ok((parsed, labels)) => {
-                let shown = Shown {
-                    watches: &watches,
-                    selected: &selected,
-                    args,
-                    source,
-                };
-                for article in &parsed.articles {
-                    shown.article(&mut out, article, &labels, &mut totals);
-                }
-            }
+            Ok((parsed, labels)) => loaded.push((source.as_str(), parsed, labels)),
             Err(e) => {
                 failed = true;
                 eprintln!("error: {source}: {}", untrusted(&e));
             }
         }
+    }
+    // In order of publication, as the daemon would have met them (undated ones last), so that
+    // each story's first article comes first.
+    let mut articles: Vec<(&str, &Article, &[String])> = loaded
+        .iter()
+        .flat_map(|(source, parsed, labels)| {
+            parsed
+                .articles
+                .iter()
+                .map(move |article| (*source, article, labels.as_slice()))
+        })
+        .collect();
+    articles.sort_by_key(|(_, article, _)| (article.published.is_none(), article.published));
+    let builder = SignatureBuilder::new();
+    let signatures: Vec<Signature> = articles
+        .iter()
+        .map(|(_, article, _)| signature_of(&builder, article))
+        .collect();
+    let grouping = (0..watches.len()).map(|index| {
+        config
+            .watches()
+            .find(|w| w.name() == watches.name(index))
+            .map_or((GroupMode::Off, Duration::ZERO), |w| {
+                (w.group, w.group_window())
+            })
+    });
+    let grouping: Vec<(GroupMode, Duration)> = grouping.collect();
+    let groupings: Vec<GroupMode> = grouping.iter().map(|(mode, _)| *mode).collect();
+    let mut stories = Replay::new(grouping, &signatures);
+    let mut totals = Totals::default();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut latest = 0;
+    for ((source, article, labels), signature) in articles.into_iter().zip(signatures) {
+        latest = article
+            .published
+            .map_or(latest, |p| p.timestamp().max(latest));
+        let shown = Shown {
+            watches: &watches,
+            groupings: &groupings,
+            selected: &selected,
+            args,
+            source,
+        };
+        shown.article(&mut out, article, labels, &mut totals, &mut |watch| {
+            let key = article
+                .link
+                .clone()
+                .unwrap_or_else(|| article.identity.clone());
+            stories.place(watch, latest, signature.clone(), key)
+        });
     }
     if !args.json {
         let _ = writeln!(
@@ -169,18 +223,28 @@ async fn load_source(
 
 struct Shown<'a> {
     watches: &'a WatchSet,
+    /// Each watch's grouping, index-aligned with `watches`.
+    groupings: &'a [GroupMode],
     selected: &'a [usize],
     args: &'a TestRuleArgs,
     source: &'a str,
 }
 
 impl Shown<'_> {
+    /// Whether watch `index` groups its matches into stories.
+    fn groups(&self, index: usize) -> bool {
+        self.groupings
+            .get(index)
+            .is_some_and(|mode| *mode != GroupMode::Off)
+    }
+
     fn article(
         &self,
         out: &mut impl Write,
-        article: &newswatch::article::Article,
+        article: &Article,
         labels: &[String],
         totals: &mut Totals,
+        place: &mut dyn FnMut(usize) -> Option<Decision<String>>,
     ) {
         let document = self.watches.analyze(&article.view(labels));
         let outcome = self.watches.matches(&document);
@@ -188,6 +252,10 @@ impl Shown<'_> {
             .matches
             .iter()
             .filter(|m| self.selected.contains(&m.watch))
+            .collect();
+        let stories: Vec<Option<Decision<String>>> = matches
+            .iter()
+            .map(|m| place(m.watch).filter(|_| self.groups(m.watch)))
             .collect();
         totals.articles += 1;
         totals.matches += matches.len();
@@ -201,8 +269,13 @@ impl Shown<'_> {
                 published,
                 matches: matches
                     .iter()
-                    .map(|m| JsonMatch {
+                    .zip(&stories)
+                    .map(|(m, story)| JsonMatch {
                         watch: self.watches.name(m.watch),
+                        story: story.as_ref().map(|d| JsonStory {
+                            id: d.story.clone().unwrap_or_default(),
+                            role: d.role,
+                        }),
                         terms: distinct_words(&m.hits),
                         hits: &m.hits,
                     })
@@ -226,8 +299,25 @@ impl Shown<'_> {
         if matches.is_empty() {
             let _ = writeln!(out, "  no watch matches");
         }
-        for m in matches {
+        for (m, story) in matches.iter().zip(&stories) {
             let _ = writeln!(out, "  matches {:?}:", self.watches.name(m.watch));
+            if let Some(Decision {
+                role: role @ (Role::Copy | Role::Update),
+                story: Some(first),
+                ..
+            }) = story
+            {
+                let _ = writeln!(
+                    out,
+                    "    story: {} of {}",
+                    if *role == Role::Copy {
+                        "a copy"
+                    } else {
+                        "an update"
+                    },
+                    untrusted(first)
+                );
+            }
             for hit in &m.hits {
                 let field = hit.field.map_or("source", |f| f.name());
                 let _ = writeln!(

@@ -26,6 +26,10 @@ use toml::Spanned;
 
 use crate::rules::{self, ListDefinitions, WatchSet, WatchSource};
 use crate::store::{MIN_ARTICLE_KEEP, RetentionPolicy};
+pub use crate::story::GroupMode;
+
+/// How far back story grouping looks unless a watch says otherwise.
+pub const DEFAULT_GROUP_WINDOW: Duration = Duration::from_secs(48 * 3600);
 
 /// The whole configuration, as read from the file and checked.
 #[derive(Debug, Clone, Deserialize)]
@@ -524,6 +528,13 @@ pub struct WatchConfig {
     /// "and N more" email at the end of the hour. 0 = unlimited.
     #[serde(default = "WatchConfig::default_max_per_hour")]
     pub max_per_hour: u32,
+    /// Story grouping: `"story"` (copies not alerted again, new developments threaded),
+    /// `"copies"` (copies only) or `"off"`.
+    #[serde(default)]
+    pub group: GroupMode,
+    /// How far back a new match is compared with the watch's earlier matches; 48h by default.
+    #[serde(default)]
+    pub group_window: Option<Spanned<HumanDuration>>,
 }
 
 /// How a watch's matches are delivered.
@@ -932,6 +943,15 @@ impl Config {
 
     fn validate_delivery(&self, watch: &WatchConfig, errors: &mut Vec<ConfigError>) {
         let name = watch.name.get_ref();
+        if let Some(window) = &watch.group_window
+            && window.get_ref().0 < Duration::from_secs(60)
+        {
+            errors.push(self.error_at(
+                window.span(),
+                format!("watch {name:?}: group_window must be at least 1m"),
+                "use e.g. group_window = \"48h\", or group = \"off\" to group nothing",
+            ));
+        }
         let digest_keys = watch.every.is_some() || !watch.at.is_empty() || watch.timezone.is_some();
         if watch.mode == WatchMode::Immediate {
             if digest_keys {
@@ -1243,6 +1263,13 @@ impl WatchConfig {
 
     fn default_max_per_hour() -> u32 {
         20
+    }
+
+    /// How far back story grouping looks.
+    pub fn group_window(&self) -> Duration {
+        self.group_window
+            .as_ref()
+            .map_or(DEFAULT_GROUP_WINDOW, |w| w.get_ref().0)
     }
 
     /// The digest schedule of a digest watch (`None` for immediate watches). Only call on a

@@ -21,7 +21,7 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 use crate::alert::{Mailer, Notifier, RetryPolicy, WatchBatching, message_id_domain};
 use crate::config::Config;
 use crate::feed::{self, FetchRequest, FetchSettings, Fetcher, PolledContent};
-use crate::ingest::{AlertWindow, FeedContext, Ingestor, WatchDelivery, WatchTargets};
+use crate::ingest::{AlertWindow, Archive, FeedContext, Ingestor, WatchDelivery, WatchTargets};
 use crate::log_text::untrusted;
 use crate::metrics::{self, Metrics};
 use crate::rules::WatchSet;
@@ -323,6 +323,7 @@ impl Pipeline {
         watches: Arc<WatchSet>,
         message_id_domain: &str,
         metrics: &Arc<Metrics>,
+        archive: &Arc<Archive>,
     ) -> Pipeline {
         let targets = WatchTargets {
             watches: config
@@ -331,6 +332,8 @@ impl Pipeline {
                     recipients: w.recipients(),
                     digest: w.digest_schedule().is_some(),
                     max_per_hour: w.max_per_hour,
+                    group: w.group,
+                    group_window: w.group_window(),
                 })
                 .collect(),
             message_id_domain: message_id_domain.to_string(),
@@ -354,7 +357,13 @@ impl Pipeline {
             })
             .collect();
         Pipeline {
-            ingestor: Ingestor::new(watches, targets, window, Arc::clone(metrics)),
+            ingestor: Ingestor::new(
+                watches,
+                targets,
+                window,
+                Arc::clone(metrics),
+                Arc::clone(archive),
+            ),
             schedule: Schedule {
                 max_interval: config.polling.max_interval.0,
                 max_backoff: config.polling.max_backoff.0,
@@ -417,6 +426,8 @@ pub struct Daemon {
     /// This process's claims on feed polls, which outlast the longest legitimate poll.
     feed_claimant: Claimant,
     metrics: Arc<Metrics>,
+    /// The recent articles' term statistics for story grouping; outlives reloads.
+    archive: Arc<Archive>,
     heartbeat: Heartbeat,
     /// Held while this process polls and delivers: one daemon per SQLite database.
     _lock: Option<std::fs::File>,
@@ -527,8 +538,10 @@ impl Daemon {
         .map_err(|e| DaemonError::Setup(format!("HTTP client: {e}")))?;
         let metrics = Arc::new(Metrics::new());
         let message_id_domain = message_id_domain(&from);
-        let pipeline = Pipeline::new(config, watches, &message_id_domain, &metrics);
+        let archive = Arc::new(Archive::seeded(&store).await?);
+        let pipeline = Pipeline::new(config, watches, &message_id_domain, &metrics, &archive);
         Ok(Arc::new(Daemon {
+            archive,
             notifier: Notifier::new(
                 store.clone(),
                 claimant,

@@ -230,7 +230,13 @@ impl Daemon {
             DaemonError::Setup(format!("{} problems in the watches", errors.len()))
         })?;
         self.store.sync_feeds(&feed_specs(&config)).await?;
-        let pipeline = Pipeline::new(&config, watches, &self.message_id_domain, &self.metrics);
+        let pipeline = Pipeline::new(
+            &config,
+            watches,
+            &self.message_id_domain,
+            &self.metrics,
+            &self.archive,
+        );
         *self.pipeline.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(pipeline);
         self.notifier.set_watches(watch_batching(&config));
         let instance = {

@@ -6,7 +6,7 @@
 //! keys) → [`WatchSet`] (all watches, indexed by the terms they require) → per article a
 //! [`Document`] (analysed once) → matches with [`Hit`]s saying which words made them.
 
-mod analysis;
+pub(crate) mod analysis;
 mod compile;
 mod document;
 mod eval;

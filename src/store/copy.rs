@@ -10,10 +10,11 @@ use super::{Db, Result, Store, StoreError};
 enum Kind {
     Int,
     Text,
+    Blob,
     Bool,
 }
 
-use Kind::{Bool, Int, Text};
+use Kind::{Blob, Bool, Int, Text};
 
 /// Every table, parents before children, with its columns.
 const TABLES: &[(&str, &[(&str, Kind)])] = &[
@@ -54,6 +55,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("lang", Text),
             ("published_at", Int),
             ("fetched_at", Int),
+            ("signature", Blob),
         ],
     ),
     (
@@ -103,6 +105,8 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("explanation", Text),
             ("delivery", Text),
             ("batch_alert_id", Int),
+            ("story_role", Text),
+            ("story_id", Int),
         ],
     ),
     (
@@ -130,6 +134,7 @@ pub struct CopiedTable {
 enum Value {
     Int(Option<i64>),
     Text(Option<String>),
+    Blob(Option<Vec<u8>>),
     Bool(bool),
 }
 
@@ -172,6 +177,7 @@ impl Store {
                     values.push(match kind {
                         Int => Value::Int(row.try_get(index)?),
                         Text => Value::Text(row.try_get(index)?),
+                        Blob => Value::Blob(row.try_get(index)?),
                         Bool => Value::Bool(row.try_get(index)?),
                     });
                 }
@@ -180,6 +186,7 @@ impl Store {
                     query = match value {
                         Value::Int(v) => query.bind(v),
                         Value::Text(v) => query.bind(v),
+                        Value::Blob(v) => query.bind(v),
                         Value::Bool(v) => query.bind(v),
                     };
                 }

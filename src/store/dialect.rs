@@ -255,12 +255,14 @@ pub mod sqlite {
     /// article stored.
     pub const INSERT_ARTICLES: &str =
         "INSERT INTO articles (identity, feed_id, link, canonical_link, title, summary,
-                               content, authors, categories, lang, published_at, fetched_at)
+                               content, authors, categories, lang, published_at, fetched_at,
+                               signature)
          SELECT json_extract(r.value, '$.identity'), $2, json_extract(r.value, '$.link'),
                 json_extract(r.value, '$.canonical_link'), json_extract(r.value, '$.title'),
                 json_extract(r.value, '$.summary'), json_extract(r.value, '$.content'),
                 json_extract(r.value, '$.authors'), json_extract(r.value, '$.categories'),
-                json_extract(r.value, '$.lang'), json_extract(r.value, '$.published_at'), $3
+                json_extract(r.value, '$.lang'), json_extract(r.value, '$.published_at'), $3,
+                unhex(json_extract(r.value, '$.signature'))
          FROM json_each($1) r
          WHERE true
          ORDER BY r.key
@@ -368,11 +370,12 @@ pub mod postgres {
 
     pub const INSERT_ARTICLES: &str =
         "INSERT INTO articles (identity, feed_id, link, canonical_link, title, summary,
-                               content, authors, categories, lang, published_at, fetched_at)
+                               content, authors, categories, lang, published_at, fetched_at,
+                               signature)
          SELECT r.value->>'identity', $2, r.value->>'link', r.value->>'canonical_link',
                 r.value->>'title', r.value->>'summary', r.value->>'content',
                 r.value->>'authors', r.value->>'categories', r.value->>'lang',
-                (r.value->>'published_at')::BIGINT, $3
+                (r.value->>'published_at')::BIGINT, $3, decode(r.value->>'signature', 'hex')
          FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS r(value, key)
          ORDER BY r.key
          ON CONFLICT (identity) DO NOTHING

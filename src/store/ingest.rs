@@ -2,11 +2,12 @@
 //! against every feed), their matches, the alerts those cause, and the feed's poll state.
 
 use crate::article::{Article, story_url};
+use crate::story::Signature;
 
 use super::rows::PollStatus;
 use super::{
-    Db, FeedLease, MatchDelivery, NewMatch, PollRecord, Result, Store, StoreError, Tx, on_pool,
-    on_tx, outbox,
+    Db, FeedLease, MatchDelivery, NewMatch, PollRecord, Result, Store, StoreError, StoryCandidate,
+    Tx, on_pool, on_tx, outbox,
 };
 
 impl Store {
@@ -178,13 +179,29 @@ impl IngestTx {
         articles: &[Article],
         now: i64,
     ) -> Result<Vec<Option<i64>>> {
+        self.insert_signed_articles(feed_id, articles, &[], now)
+            .await
+    }
+
+    /// [`IngestTx::insert_articles`], with each article's story signature (index-aligned;
+    /// missing ones stored as none).
+    pub async fn insert_signed_articles(
+        &mut self,
+        feed_id: i64,
+        articles: &[Article],
+        signatures: &[Option<Signature>],
+        now: i64,
+    ) -> Result<Vec<Option<i64>>> {
         if articles.is_empty() {
             return Ok(Vec::new());
         }
         let rows: Vec<serde_json::Value> = articles
             .iter()
-            .map(|a| {
+            .enumerate()
+            .map(|(i, a)| {
+                let signature = signatures.get(i).and_then(Option::as_ref).map(|s| hex(&s.to_bytes()));
                 serde_json::json!({
+                    "signature": signature,
                     "identity": a.identity,
                     "link": a.link,
                     "canonical_link": a.link.as_deref().and_then(story_url),
@@ -323,6 +340,39 @@ impl IngestTx {
         }))
     }
 
+    /// The matches of `watch` recorded since `since` that were placed in stories, with their
+    /// signatures: what a new match is compared with (the most recent [`STORY_CANDIDATES`]).
+    pub async fn story_candidates(
+        &mut self,
+        watch: &str,
+        since: i64,
+    ) -> Result<Vec<StoryCandidate>> {
+        let rows: Vec<(i64, Vec<u8>)> = on_tx!(&mut self.tx, conn, sql => {
+            sqlx::query_as(
+                "SELECT COALESCE(m.story_id, m.id), a.signature
+                 FROM matches m JOIN articles a ON a.id = m.article_id
+                 WHERE m.watch = $1 AND m.matched_at >= $2 AND m.story_role IS NOT NULL
+                   AND a.signature IS NOT NULL
+                 ORDER BY m.matched_at DESC, m.id DESC
+                 LIMIT $3",
+            )
+            .bind(watch)
+            .bind(since)
+            .bind(STORY_CANDIDATES)
+            .fetch_all(&mut *conn)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .filter_map(|(story, bytes)| {
+                Some(StoryCandidate {
+                    story,
+                    signature: Signature::from_bytes(&bytes)?,
+                })
+            })
+            .collect())
+    }
+
     /// Records a match and, for `MatchDelivery::Alert`, queues its alert (once per watch and
     /// article). Returns whether an alert was queued.
     pub async fn record_match(
@@ -334,8 +384,9 @@ impl IngestTx {
         let recipients = serde_json::to_string(&found.recipients).unwrap_or_else(|_| "[]".into());
         let queued: Option<i64> = on_tx!(&mut self.tx, conn, sql => {
             let recorded = sqlx::query(
-                "INSERT INTO matches (watch, article_id, matched_at, explanation, delivery)
-                 VALUES ($1, $2, $3, $4, $5)
+                "INSERT INTO matches (watch, article_id, matched_at, explanation, delivery,
+                                      story_role, story_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (watch, article_id) DO NOTHING",
             )
             .bind(&found.watch)
@@ -343,6 +394,8 @@ impl IngestTx {
             .bind(now)
             .bind(&found.explanation)
             .bind(found.delivery.as_str())
+            .bind(found.story.map(|s| s.role.as_str()))
+            .bind(found.story.and_then(|s| s.story))
             .execute(&mut *conn)
             .await?;
             if found.delivery != MatchDelivery::Alert || recorded.rows_affected() == 0 {
@@ -391,4 +444,17 @@ impl IngestTx {
     pub async fn commit(self) -> Result<()> {
         self.tx.commit().await
     }
+}
+
+/// Most recent matches a new match of a watch is compared with.
+pub const STORY_CANDIDATES: i64 = 2000;
+
+/// Lower-case hexadecimal, as the article batch carries signatures to the database.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(text, "{byte:02x}");
+    }
+    text
 }

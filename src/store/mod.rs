@@ -12,6 +12,7 @@ mod instances;
 mod outbox;
 mod retention;
 mod rows;
+mod stories;
 
 pub use copy::CopiedTable;
 pub use ingest::IngestTx;
@@ -24,6 +25,8 @@ pub use rows::{
 };
 
 use std::str::FromStr;
+
+use crate::story::{Role, Signature};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -122,6 +125,32 @@ pub struct NewMatch {
     /// JSON of the match explanation.
     pub explanation: String,
     pub delivery: MatchDelivery,
+    /// The match's place in the watch's stories; `None` when the watch does not group.
+    pub story: Option<StoryLink>,
+}
+
+/// Where a new match goes in its watch's stories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoryLink {
+    pub role: Role,
+    /// The story (see [`StoryCandidate::story`]) a copy or update joins; `None` for a first.
+    pub story: Option<i64>,
+}
+
+/// A recent match of a watch that a new one is compared with.
+#[derive(Debug, Clone)]
+pub struct StoryCandidate {
+    /// The story it belongs to: the id of the match that started it.
+    pub story: i64,
+    pub signature: Signature,
+}
+
+/// An article of a story, as "also reported by" lists it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoryOutlet {
+    pub feed_name: Option<String>,
+    pub title: String,
+    pub link: Option<String>,
 }
 
 /// A batch alert (digest or overflow summary) to create.

@@ -238,9 +238,14 @@ macro_rules! alert_detail_select {
         "SELECT a.id, a.watch, a.kind, a.item_count, a.message_id, a.recipients, a.attempts,
                 a.lease_token, a.created_at, a.queued_at, ar.title, ar.link, ar.summary, ar.content, ar.published_at,
                 (SELECT f.name FROM feeds f WHERE f.id = ar.feed_id) AS feed_name,
-                (SELECT m.explanation FROM matches m
-                  WHERE m.watch = a.watch AND m.article_id = a.article_id) AS explanation
-         FROM alerts a LEFT JOIN articles ar ON ar.id = a.article_id"
+                m.explanation, a.article_id, m.story_role,
+                COALESCE(m.story_id, m.id) AS story,
+                (SELECT ra.message_id FROM matches r
+                   JOIN alerts ra ON ra.article_id = r.article_id AND ra.watch = r.watch
+                                 AND ra.kind = 'article'
+                  WHERE r.id = m.story_id) AS story_first_message_id
+         FROM alerts a LEFT JOIN articles ar ON ar.id = a.article_id
+           LEFT JOIN matches m ON m.watch = a.watch AND m.article_id = a.article_id"
     };
 }
 pub(crate) use alert_detail_select;
@@ -270,13 +275,20 @@ pub struct AlertDetail {
     pub feed_name: Option<String>,
     /// JSON of the match's hits.
     pub explanation: Option<String>,
+    pub article_id: Option<i64>,
+    /// `first`, `copy` or `update` when the watch groups stories.
+    pub story_role: Option<String>,
+    /// The story: the id of the match that started it.
+    pub story: Option<i64>,
+    /// The Message-ID of the story's first alert, which an update replies to.
+    pub story_first_message_id: Option<String>,
 }
 
 macro_rules! batch_item_select {
     () => {
         "SELECT ar.title, ar.link, ar.summary, ar.content, ar.published_at,
                 (SELECT f.name FROM feeds f WHERE f.id = ar.feed_id) AS feed_name,
-                m.explanation
+                m.explanation, m.article_id, m.story_role, COALESCE(m.story_id, m.id) AS story
          FROM matches m JOIN articles ar ON ar.id = m.article_id"
     };
 }
@@ -293,6 +305,10 @@ pub struct BatchItem {
     pub feed_name: Option<String>,
     /// JSON of the match's hits.
     pub explanation: String,
+    pub article_id: i64,
+    pub story_role: Option<String>,
+    /// The story: the id of the match that started it.
+    pub story: i64,
 }
 
 macro_rules! archive_select {

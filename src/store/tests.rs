@@ -295,6 +295,7 @@ async fn claimed_alerts_go_back_to_the_queue_after_a_crash() {
             message_id: "<m@example.org>".into(),
             explanation: "[]".into(),
             delivery: MatchDelivery::Alert,
+            story: None,
         };
         assert!(tx.record_match(ids[0].unwrap(), &found, 100).await.unwrap());
         assert!(
@@ -382,6 +383,7 @@ async fn each_recipient_has_its_own_delivery_state() {
             message_id: "<m@example.org>".into(),
             explanation: "[]".into(),
             delivery: MatchDelivery::Alert,
+            story: None,
         };
         assert!(tx.record_match(ids[0].unwrap(), &found, 100).await.unwrap());
         tx.commit().await.unwrap();

@@ -101,6 +101,7 @@ async fn ingest(
                 message_id: format!("<{watch}.{id}@example.org>"),
                 explanation: "[]".into(),
                 delivery: *delivery,
+                story: None,
             };
             tx.record_match(*id, &found, at).await.unwrap();
         }
