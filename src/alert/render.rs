@@ -8,6 +8,7 @@ use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
 use crate::article::{clean_line, truncate_chars};
+use crate::rules::why::{self, Why};
 use crate::rules::{Field, Hit};
 use crate::wording::plural;
 
@@ -28,10 +29,17 @@ pub struct Item<'a> {
 pub enum AlertBody<'a> {
     /// One article (immediate mode).
     Article(Item<'a>),
-    /// Every match of a digest period, newest first.
-    Digest(&'a [Item<'a>]),
+    /// Every match of a digest period, newest first, and the period when it is known.
+    Digest(&'a [Item<'a>], Option<Period>),
     /// The matches of an hour beyond the watch's max_per_hour, newest first.
     Overflow(&'a [Item<'a>]),
+}
+
+/// The bounds of a digest period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
 }
 
 /// One alert email.
@@ -52,12 +60,72 @@ const SNIPPET_CHARS: usize = 400;
 const SUBJECT_CHARS: usize = 200;
 
 fn title_of(item: &Item) -> String {
-    let title = clean_line(item.title, SUBJECT_CHARS);
+    let title: String = title_pieces(item).into_iter().map(|(s, _)| s).collect();
     if title.is_empty() {
         "(untitled)".to_string()
     } else {
         title
     }
+}
+
+/// The title as one clean line (as [`clean_line`] makes it, at most [`SUBJECT_CHARS`]), in
+/// pieces: `true` for words that matched.
+fn title_pieces(item: &Item) -> Vec<(String, bool)> {
+    let title = item.title;
+    let mut marks: Vec<(usize, usize)> = item
+        .hits
+        .iter()
+        .filter(|h| h.field == Some(Field::Title))
+        .filter(|h| h.start < h.end && title.get(h.start..h.end).is_some())
+        .map(|h| (h.start, h.end))
+        .collect();
+    marks.sort_unstable();
+    let mut raw: Vec<(&str, bool)> = Vec::new();
+    let mut at = 0;
+    for (s, e) in marks {
+        if s < at {
+            continue;
+        }
+        raw.push((&title[at..s], false));
+        raw.push((&title[s..e], true));
+        at = e;
+    }
+    raw.push((&title[at..], false));
+    // Whitespace and control characters collapse to one space, none at either end; a space
+    // next to a match stays outside it.
+    let mut pieces: Vec<(String, bool)> = Vec::new();
+    let mut chars = 0;
+    let mut space = false;
+    for (text, marked) in raw {
+        let mut piece = String::new();
+        for c in text.chars() {
+            if chars >= SUBJECT_CHARS {
+                break;
+            }
+            if c.is_whitespace() || c.is_control() {
+                space = chars > 0;
+                continue;
+            }
+            if space {
+                if marked && piece.is_empty() {
+                    match pieces.last_mut() {
+                        Some((last, false)) => last.push(' '),
+                        _ => pieces.push((" ".to_string(), false)),
+                    }
+                } else {
+                    piece.push(' ');
+                }
+                chars += 1;
+                space = false;
+            }
+            piece.push(c);
+            chars += 1;
+        }
+        if !piece.is_empty() {
+            pieces.push((piece, marked));
+        }
+    }
+    pieces
 }
 
 /// Builds the email.
@@ -74,16 +142,17 @@ pub fn render(
             plain_article(&watch, item),
             html_page(&watch, &html_article(item, true)),
         ),
-        AlertBody::Digest(items) | AlertBody::Overflow(items) => {
-            let (subject, intro) = if matches!(mail.body, AlertBody::Digest(_)) {
+        AlertBody::Digest(items, _) | AlertBody::Overflow(items) => {
+            let (subject, intro) = if let AlertBody::Digest(_, period) = &mail.body {
                 (
                     format!(
                         "[{watch}] {}",
                         plural(items.len(), "new article", "new articles")
                     ),
                     format!(
-                        "{} matched the watch \"{watch}\" in this period.",
-                        plural(items.len(), "new article", "new articles")
+                        "{} matched the watch \"{watch}\" {}.",
+                        plural(items.len(), "new article", "new articles"),
+                        period_words(*period)
                     ),
                 )
             } else {
@@ -200,9 +269,10 @@ impl<'a> Snippet<'a> {
                 continue;
             }
             marks.sort_unstable();
-            let first = marks[0].0;
-            let start = back_chars(text, first, SNIPPET_CHARS / 4);
-            let end = start + truncate_chars(&text[start..], SNIPPET_CHARS).len();
+            let (first, first_end) = marks[0];
+            let start = word_start(text, back_chars(text, first, SNIPPET_CHARS / 4), first);
+            let cut = start + truncate_chars(&text[start..], SNIPPET_CHARS).len();
+            let end = word_end(text, cut, first_end.min(cut));
             let mut kept: Vec<(usize, usize)> = Vec::new();
             for (s, e) in marks {
                 if s >= start && e <= end && kept.last().is_none_or(|last| s >= last.1) {
@@ -221,23 +291,32 @@ impl<'a> Snippet<'a> {
         } else {
             item.summary
         };
+        let start = word_start(text, 0, text.len());
         Snippet {
             text,
-            start: 0,
-            end: truncate_chars(text, SNIPPET_CHARS).len(),
+            start,
+            end: word_end(
+                text,
+                start + truncate_chars(&text[start..], SNIPPET_CHARS).len(),
+                start,
+            ),
             marks: Vec::new(),
         }
     }
 
     fn prefix(&self) -> &'static str {
-        if self.start > 0 { "…" } else { "" }
+        if self.text[..self.start].trim().is_empty() {
+            ""
+        } else {
+            "…"
+        }
     }
 
     fn suffix(&self) -> &'static str {
-        if self.end < self.text.len() {
-            "…"
-        } else {
+        if self.text[self.end..].trim().is_empty() {
             ""
+        } else {
+            "…"
         }
     }
 
@@ -256,6 +335,59 @@ impl<'a> Snippet<'a> {
     }
 }
 
+/// Where a window starting near `index` may start without cutting a word: `index` itself
+/// when a word starts there, else the start of the next word, and never past `limit` (the
+/// first match, which starts a word). Leading whitespace and closing punctuation are skipped.
+fn word_start(text: &str, index: usize, limit: usize) -> usize {
+    let inside = |i: usize| {
+        text[..i]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphanumeric)
+            && text[i..].chars().next().is_some_and(char::is_alphanumeric)
+    };
+    if index == 0 {
+        return 0;
+    }
+    let mut at = index;
+    if inside(at) {
+        at += text[at..]
+            .find(|c: char| !c.is_alphanumeric())
+            .unwrap_or(text.len() - at);
+    }
+    // The end of the sentence or clause cut into is no start either.
+    at += text[at..]
+        .find(|c: char| !(c.is_whitespace() || ",.;:!?)»”".contains(c)))
+        .unwrap_or(text.len() - at);
+    at.min(limit)
+}
+
+/// Where a window cut at `index` may end without cutting a word: `index` itself between
+/// words, else the end of the last whole word before it, but not before `floor` (the end of
+/// the first match: one enormous "word" is cut where it must be). Trailing whitespace is
+/// dropped.
+fn word_end(text: &str, index: usize, floor: usize) -> usize {
+    let inside = text[..index]
+        .chars()
+        .next_back()
+        .is_some_and(char::is_alphanumeric)
+        && text[index..]
+            .chars()
+            .next()
+            .is_some_and(char::is_alphanumeric);
+    let mut at = index;
+    if inside {
+        at = text[..index]
+            .rfind(|c: char| !c.is_alphanumeric())
+            .unwrap_or(0);
+        if at < floor {
+            return index;
+        }
+    }
+    let trimmed = text[..at].trim_end().len();
+    trimmed.max(floor)
+}
+
 /// The byte index `chars` characters before `index` (at a char boundary).
 fn back_chars(text: &str, index: usize, chars: usize) -> usize {
     text[..index]
@@ -265,24 +397,23 @@ fn back_chars(text: &str, index: usize, chars: usize) -> usize {
         .map_or(0, |(i, _)| i)
 }
 
+/// "from 2026-12-01 08:00 to 2026-12-02 08:00 UTC", or "in this period" when unknown.
+fn period_words(period: Option<Period>) -> String {
+    match period {
+        Some(Period { from, to }) => format!(
+            "from {} to {} UTC",
+            from.format("%Y-%m-%d %H:%M"),
+            to.format("%Y-%m-%d %H:%M")
+        ),
+        None => "in this period".to_string(),
+    }
+}
+
 fn published_line(published: Option<DateTime<Utc>>) -> String {
     published.map_or_else(
         || "unknown".to_string(),
         |p| p.format("%Y-%m-%d %H:%M UTC").to_string(),
     )
-}
-
-/// The matched words, once each, with the clause that wanted them.
-fn matched_terms(hits: &[Hit]) -> Vec<(String, String)> {
-    let mut terms: Vec<(String, String)> = Vec::new();
-    for hit in hits {
-        let word = clean_line(&hit.text, 100);
-        let clause = clean_line(&hit.clause, 200);
-        if !terms.iter().any(|(w, c)| *w == word && *c == clause) {
-            terms.push((word, clause));
-        }
-    }
-    terms
 }
 
 fn source_line(item: &Item) -> String {
@@ -307,14 +438,18 @@ fn plain_item(item: &Item, text: &mut String, why_in_full: bool) {
         text.push_str(&snippet);
         text.push_str("\n\n");
     }
-    let terms = matched_terms(item.hits);
+    let why = why::group(item.hits);
     if why_in_full {
         text.push_str("Why this matched:\n");
-        for (word, clause) in terms {
-            text.push_str(&format!("  - \"{word}\" for {clause}\n"));
+        for line in why.lines() {
+            text.push_str(&format!("  {}\n", clean_line(&line, 1000)));
         }
     } else {
-        let words: Vec<String> = terms.iter().map(|(w, _)| format!("\"{w}\"")).collect();
+        let words: Vec<String> = why
+            .words()
+            .iter()
+            .map(|w| format!("\"{}\"", clean_line(w, 100)))
+            .collect();
         text.push_str(&format!("Matched: {}\n", words.join(", ")));
     }
 }
@@ -345,7 +480,21 @@ fn escape(text: &str) -> String {
 }
 
 fn html_item(item: &Item, why_in_full: bool) -> String {
-    let title = escape(&title_of(item));
+    let pieces = title_pieces(item);
+    let title = if pieces.is_empty() {
+        escape(&title_of(item))
+    } else {
+        pieces
+            .iter()
+            .map(|(s, marked)| {
+                if *marked {
+                    format!("<mark>{}</mark>", escape(s))
+                } else {
+                    escape(s)
+                }
+            })
+            .collect()
+    };
     let title_html = match item.link.filter(|l| is_http_link(l)) {
         Some(link) => format!(
             "<a href=\"{}\">{title}</a>",
@@ -364,27 +513,38 @@ fn html_item(item: &Item, why_in_full: bool) -> String {
     if !snippet.is_empty() {
         html.push_str(&format!("<p>{snippet}</p>\n"));
     }
-    let terms = matched_terms(item.hits);
+    let why = why::group(item.hits);
     if why_in_full {
-        html.push_str("<p style=\"color: #555\">Why this matched:</p>\n<ul>\n");
-        for (word, clause) in terms {
-            html.push_str(&format!(
-                "<li><mark>{}</mark> for <code>{}</code></li>\n",
-                escape(&word),
-                escape(&clause)
-            ));
-        }
-        html.push_str("</ul>\n");
+        html.push_str(&html_why(&why));
     } else {
-        let words: Vec<String> = terms
+        let words: Vec<String> = why
+            .words()
             .iter()
-            .map(|(w, _)| format!("<mark>{}</mark>", escape(w)))
+            .map(|w| format!("<mark>{}</mark>", escape(w)))
             .collect();
         html.push_str(&format!(
             "<p style=\"color: #555\">Matched: {}</p>\n",
             words.join(", ")
         ));
     }
+    html
+}
+
+/// The grouped "why": a list, a part of the rule per item, its forms marked.
+fn html_why(why: &Why) -> String {
+    let mut html = String::from("<p style=\"color: #555\">Why this matched:</p>\n<ul>\n");
+    for group in &why.groups {
+        html.push_str(&format!("<li><code>{}</code>", escape(&group.name)));
+        if !group.forms.is_empty() {
+            html.push_str(": ");
+            html.push_str(&group.forms_line(escape, |s| format!("<mark>{}</mark>", escape(s))));
+        }
+        html.push_str("</li>\n");
+    }
+    for condition in &why.conditions {
+        html.push_str(&format!("<li>{}</li>\n", escape(&condition.to_string())));
+    }
+    html.push_str("</ul>\n");
     html
 }
 
@@ -422,6 +582,8 @@ mod tests {
             text: text.into(),
             start,
             end: start + text.len(),
+            near: None,
+            scoped: false,
         }
     }
 
@@ -541,7 +703,7 @@ mod tests {
         let mail = AlertMail {
             watch: "W",
             message_id: "<d@b>",
-            body: AlertBody::Digest(&items),
+            body: AlertBody::Digest(&items, None),
         };
         let digest = raw(&mail);
         assert!(digest.contains("Subject: [W] 3 new articles"), "{digest}");

@@ -125,7 +125,13 @@ impl Root {
         }
         let root = self.path().display().to_string();
         let mut moved = step.replace("target/release/newswatch", env!("CARGO_BIN_EXE_newswatch"));
-        for system in ["/etc/", "/var/lib/", "/usr/local/bin/", "/usr/local/share/", "/run/"] {
+        for system in [
+            "/etc/",
+            "/var/lib/",
+            "/usr/local/bin/",
+            "/usr/local/share/",
+            "/run/",
+        ] {
             moved = moved.replace(system, &format!("{root}{system}"));
         }
         Some(moved)
@@ -296,7 +302,11 @@ fn the_readme_systemd_steps_give_a_service_its_dynamic_user_can_check_and_run() 
     let installed = root.inside(&format!("/usr/local/share/man/man1/{page}.1"));
     let roff = std::fs::read_to_string(&installed)
         .unwrap_or_else(|e| panic!("the README installs {}: {e}", installed.display()));
-    assert!(roff.contains(".TH"), "{} is a man page", installed.display());
+    assert!(
+        roff.contains(".TH"),
+        "{} is a man page",
+        installed.display()
+    );
     let state = root.make_state_directory();
 
     let check = root.run_as_service("check");
