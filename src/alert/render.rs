@@ -149,11 +149,7 @@ pub fn render(
                         "[{watch}] {}",
                         plural(items.len(), "new article", "new articles")
                     ),
-                    format!(
-                        "{} matched the watch \"{watch}\" {}.",
-                        plural(items.len(), "new article", "new articles"),
-                        period_words(*period)
-                    ),
+                    digest_intro(&watch, items.len(), *period),
                 )
             } else {
                 (
@@ -397,6 +393,15 @@ fn back_chars(text: &str, index: usize, chars: usize) -> usize {
         .map_or(0, |(i, _)| i)
 }
 
+/// The first line of a digest: how many articles matched, and when.
+fn digest_intro(watch: &str, count: usize, period: Option<Period>) -> String {
+    format!(
+        "{} matched the watch \"{watch}\" {}.",
+        plural(count, "new article", "new articles"),
+        period_words(period)
+    )
+}
+
 /// "from 2026-12-01 08:00 to 2026-12-02 08:00 UTC", or "in this period" when unknown.
 fn period_words(period: Option<Period>) -> String {
     match period {
@@ -629,7 +634,128 @@ mod tests {
         );
         assert!(!html.contains("<script"));
         let text = plain_article("w", &article);
-        assert!(text.contains("\"России\" for @russia: Россия"), "{text}");
+        assert!(text.contains("  @russia: \"России\" (text)\n"), "{text}");
+        assert!(
+            html.contains("<li><code>@russia</code>: <mark>России</mark> (text)</li>"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn matched_words_are_marked_in_the_title_which_stays_escaped() {
+        let title = "Пхеньян <script>alert(1)</script>\r\n  принял   Лаврова";
+        let hits = vec![
+            hit(Field::Title, "Пхеньян", title, "@dprk: Пхеньян"),
+            hit(Field::Title, "Лаврова", title, "@russia: Лавров"),
+        ];
+        let article = item(title, "", &hits);
+        let html = html_item(&article, true);
+        assert!(
+            html.contains(
+                "<mark>Пхеньян</mark> &lt;script&gt;alert(1)&lt;/script&gt; принял <mark>Лаврова</mark></h2>"
+            ),
+            "{html}"
+        );
+        assert!(!html.contains("<script"), "{html}");
+        // The plain part and the subject show the title as one clean line, unmarked.
+        assert_eq!(
+            title_of(&article),
+            "Пхеньян <script>alert(1)</script> принял Лаврова"
+        );
+        assert_eq!(title_of(&article), clean_line(title, SUBJECT_CHARS));
+        // Offsets that do not fit the title (a stored explanation of another text) are ignored.
+        let stray = vec![Hit {
+            start: 3,
+            end: 500,
+            ..hit(Field::Title, "Пхеньян", title, "@dprk: Пхеньян")
+        }];
+        let html = html_item(&item(title, "", &stray), true);
+        assert!(
+            html.contains(
+                "<h2 style=\"font-size: 1.15em; margin-bottom: 0.2em\">Пхеньян &lt;script"
+            ),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn a_snippet_is_cut_between_words_with_an_ellipsis() {
+        let before =
+            "Министр иностранных дел России Сергей Лавров заявил, что отношения ".repeat(4);
+        let after = " достигли нового уровня на фоне углубления военных связей".repeat(12);
+        let summary = format!("{before}Пхеньяном{after}");
+        let hits = vec![hit(Field::Summary, "Пхеньяном", &summary, "@dprk: Пхеньян")];
+        let article = item("t", &summary, &hits);
+        let shown = Snippet::choose(&article).render(|s| s.to_string(), |s| format!("[{s}]"));
+        assert!(shown.contains("[Пхеньяном]"), "{shown}");
+        let inner = shown
+            .strip_prefix('…')
+            .and_then(|s| s.strip_suffix('…'))
+            .unwrap_or_else(|| panic!("ellipses at both ends: {shown}"));
+        let words: Vec<&str> = summary.split_whitespace().collect();
+        let first = inner.split_whitespace().next().unwrap();
+        let last = inner.split_whitespace().last().unwrap();
+        assert!(words.contains(&first), "cut mid-word at the start: {shown}");
+        assert!(
+            words.contains(&last) || words.contains(&last.trim_end_matches(',')),
+            "cut mid-word at the end: {shown}"
+        );
+        let plain = Snippet::choose(&article).render(|s| s.to_string(), |s| s.to_string());
+        assert!(plain.chars().count() <= SNIPPET_CHARS + 2, "{plain}");
+    }
+
+    #[test]
+    fn word_cuts_hold_on_any_text_and_offset() {
+        let texts = [
+            "",
+            "Пхеньян",
+            "Ким Чен Ын, Лавров — «друзья»",
+            "北朝鮮とロシア",
+            "a\u{301}b c\u{1F600}d  e",
+        ];
+        for text in texts {
+            for index in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+                let start = word_start(text, index, text.len());
+                let end = word_end(text, index, 0);
+                assert!(
+                    text.is_char_boundary(start) && text.is_char_boundary(end),
+                    "{text:?} {index}"
+                );
+                assert!(
+                    start >= index.min(text.len()) && end <= index,
+                    "{text:?} {index}"
+                );
+            }
+        }
+        // One enormous word is cut where it must be, not dropped.
+        let word = "Ы".repeat(1000);
+        let article_hits = vec![hit(Field::Summary, "ЫЫ", &word, "x")];
+        let article = item("t", &word, &article_hits);
+        let shown = Snippet::choose(&article).render(|s| s.to_string(), |s| s.to_string());
+        assert!(shown.chars().count() > SNIPPET_CHARS / 2, "{shown}");
+    }
+
+    #[test]
+    fn a_digest_names_its_period() {
+        let items = [item("First", "a", &[])];
+        let period = Period {
+            from: "2026-12-01T08:00:00Z".parse().unwrap(),
+            to: "2026-12-02T08:00:00Z".parse().unwrap(),
+        };
+        let mail = AlertMail {
+            watch: "W",
+            message_id: "<d@b>",
+            body: AlertBody::Digest(&items, Some(period)),
+        };
+        assert!(raw(&mail).contains("Subject: [W] 1 new article"));
+        assert_eq!(
+            digest_intro("W", 1, Some(period)),
+            "1 new article matched the watch \"W\" from 2026-12-01 08:00 to 2026-12-02 08:00 UTC."
+        );
+        assert_eq!(
+            digest_intro("W", 2, None),
+            "2 new articles matched the watch \"W\" in this period."
+        );
     }
 
     #[test]
