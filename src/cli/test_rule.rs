@@ -189,7 +189,7 @@ async fn load_source(
 
 /// A file's bytes, or standard input's for `-`, at most `[polling] max_body`.
 fn read_local(config: &Config, source: &str) -> Result<Vec<u8>, String> {
-    let limit = config.polling.max_body.0 as u64;
+    let limit = config.polling.max_body.0;
     let mut bytes = Vec::new();
     let read = if source == "-" {
         std::io::stdin()
