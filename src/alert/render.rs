@@ -405,11 +405,15 @@ fn digest_intro(watch: &str, count: usize, period: Option<Period>) -> String {
 /// "from 2026-12-01 08:00 to 2026-12-02 08:00 UTC", or "in this period" when unknown.
 fn period_words(period: Option<Period>) -> String {
     match period {
-        Some(Period { from, to }) => format!(
-            "from {} to {} UTC",
-            from.format("%Y-%m-%d %H:%M"),
-            to.format("%Y-%m-%d %H:%M")
-        ),
+        Some(Period { from, to }) => {
+            // Seconds only for a period that does not fall on whole minutes (`every = "5s"`).
+            let format = if from.timestamp() % 60 == 0 && to.timestamp() % 60 == 0 {
+                "%Y-%m-%d %H:%M"
+            } else {
+                "%Y-%m-%d %H:%M:%S"
+            };
+            format!("from {} to {} UTC", from.format(format), to.format(format))
+        }
         None => "in this period".to_string(),
     }
 }
