@@ -47,6 +47,9 @@ struct JsonMatch<'a> {
     terms: Vec<&'a str>,
     /// Every piece of evidence: clause, field, words, offsets.
     hits: &'a [Hit],
+    /// The explanation as the human output and alerts show it: a line per list or term,
+    /// then the conditions that held.
+    why: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -256,6 +259,7 @@ impl Shown<'_> {
                         watch: self.watches.name(m.watch),
                         terms: distinct_words(&m.hits),
                         hits: &m.hits,
+                        why: why::group(&m.hits).lines(),
                     })
                     .collect(),
             };

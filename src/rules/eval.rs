@@ -446,6 +446,8 @@ fn collect(expr: &Expr, patterns: &[Pattern], doc: &Document, hits: &mut Vec<Hit
             distance,
         } => {
             let mut pairs = 0;
+            // The example pair said in words: the one that comes first in the article.
+            let mut example: Option<(usize, NearPair)> = None;
             near_pairs(
                 left,
                 right,
@@ -453,14 +455,19 @@ fn collect(expr: &Expr, patterns: &[Pattern], doc: &Document, hits: &mut Vec<Hit
                 patterns,
                 doc,
                 |(lid, l), (rid, r)| {
-                    let mut left = hit(&patterns[*lid as usize], doc, l);
+                    let left = hit(&patterns[*lid as usize], doc, l);
                     let right = hit(&patterns[*rid as usize], doc, r);
-                    if pairs == 0 {
-                        left.near = Some(NearPair {
+                    let position = |h: &Hit| (h.field.map(|f| f as u8), h.start);
+                    let earlier = example
+                        .as_ref()
+                        .is_none_or(|(i, _)| position(&left) < position(&hits[*i]));
+                    if earlier {
+                        let pair = NearPair {
                             distance: *distance,
                             clause: right.clause.clone(),
                             text: right.text.clone(),
-                        });
+                        };
+                        example = Some((hits.len(), pair));
                     }
                     hits.push(left);
                     hits.push(right);
@@ -468,6 +475,9 @@ fn collect(expr: &Expr, patterns: &[Pattern], doc: &Document, hits: &mut Vec<Hit
                     pairs < MAX_HITS_PER_PATTERN
                 },
             );
+            if let Some((i, pair)) = example {
+                hits[i].near = Some(pair);
+            }
         }
     }
 }

@@ -351,6 +351,37 @@ mod tests {
     }
 
     #[test]
+    fn a_compiled_watch_explains_its_near_and_title_conditions() {
+        use crate::rules::{ArticleView, ListDefinitions, WatchSet, WatchSource};
+        let mut lists = ListDefinitions::new();
+        lists.insert("dprk".into(), vec!["Пхеньян".into(), "КНДР".into()]);
+        lists.insert("russia".into(), vec!["Лавров".into(), "Россия".into()]);
+        let sources = [WatchSource {
+            name: "w".into(),
+            query: "title:@russia AND @dprk NEAR/3 @russia".into(),
+        }];
+        let set = WatchSet::compile(&sources, &lists).unwrap_or_else(|e| panic!("{e:?}"));
+        let content = "Вчера в Пхеньяне министр Лавров заявил, что КНДР и Россия близки.";
+        let view = ArticleView {
+            title: "Лавров в КНДР",
+            content,
+            ..Default::default()
+        };
+        let outcome = set.matches(&set.analyze(&view));
+        let lines = group(&outcome.matches[0].hits).lines();
+        assert_eq!(
+            lines,
+            [
+                "@russia: \"Лавров\" (title, text), \"Россия\" (text)",
+                "@dprk: \"КНДР\" (title, text), \"Пхеньяне\" (text)",
+                "in the title: \"Лавров\"",
+                // The pair first in the article, in its title, not the first list item's.
+                "\"КНДР\" within 3 words of \"Лавров\"",
+            ]
+        );
+    }
+
+    #[test]
     fn explanations_stored_before_conditions_existed_still_read() {
         let old = r#"[{"clause":"@dprk: КНДР","field":"title","text":"КНДР","start":0,"end":8}]"#;
         let hits: Vec<Hit> = serde_json::from_str(old).unwrap();
