@@ -429,6 +429,18 @@ fn hits_lists_every_occurrence() {
     assert_eq!(m["watch"], DEFAULT_WATCH);
     assert!(m["terms"].as_array().is_some_and(|t| !t.is_empty()), "{m}");
     assert!(m["hits"].as_array().is_some_and(|h| h.len() > 10), "{m}");
+    // And adds the grouped lines the human output shows.
+    let why: Vec<&str> = m["why"]
+        .as_array()
+        .expect("why array")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let shown: Vec<&str> = grouped
+        .lines()
+        .filter_map(|l| l.strip_prefix("    "))
+        .collect();
+    assert_eq!(why, shown, "{m}");
 }
 
 #[test]
