@@ -1115,8 +1115,19 @@ fn digest_every_five_seconds_sends_one_mail_listing_all_three() {
     let html = mail.body_html().expect("html part");
     for item in &items {
         assert!(text.contains(&item.title), "{:?} in:\n{text}", item.title);
-        assert!(html.contains(&item.title), "{:?} in:\n{html}", item.title);
+        // The matched word is marked in the title of the HTML part.
+        let marked = item.title.replace("Pyongyang", "<mark>Pyongyang</mark>");
+        assert!(html.contains(&marked), "{marked:?} in:\n{html}");
     }
+    // The digest names its period: 5 s, on multiples of 5 s.
+    let period = text
+        .lines()
+        .find(|l| l.starts_with("3 new articles matched the watch"))
+        .unwrap_or_else(|| panic!("no intro in:\n{text}"));
+    assert!(
+        period.contains(" from ") && period.contains(" to ") && period.ends_with(" UTC."),
+        "{period}"
+    );
     let id = message_id(mail);
     assert!(
         id.ends_with(&format!(".digest@{FROM_DOMAIN}>")),

@@ -287,3 +287,222 @@ fn a_lower_case_operator_is_a_warning_with_its_line_and_column_and_the_run_goes_
         "test-rule needs no feeds: {stderr}"
     );
 }
+
+/// Runs test-rule with `input` on standard input.
+fn test_rule_with_input(dir: &Path, config: &Path, args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .current_dir(dir)
+        .arg("--config")
+        .arg(config)
+        .arg("test-rule")
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run newswatch test-rule");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write stdin");
+    child.wait_with_output().expect("wait for test-rule")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/articles")
+        .join(name)
+}
+
+/// The lines of the grouped "why" that are for `list`.
+fn lines_for<'a>(text: &'a str, list: &str) -> Vec<&'a str> {
+    let prefix = format!("    {list}: ");
+    text.lines().filter(|l| l.starts_with(&prefix)).collect()
+}
+
+/// The seed article as a text file: one line per list, the whole answer in under 15 lines.
+fn assert_grouped_seed_output(text: &str) {
+    assert!(text.contains(SEED_TITLE), "{text}");
+    assert!(
+        text.contains(&format!("matches {DEFAULT_WATCH:?}:")),
+        "{text}"
+    );
+    for list in [
+        "@russia",
+        "@dprk",
+        "@ukraine_war",
+        "@military",
+        "@relations",
+    ] {
+        assert_eq!(
+            lines_for(text, list).len(),
+            1,
+            "one line for {list}: {text}"
+        );
+    }
+    assert!(
+        lines_for(text, "@russia")[0].contains("\"России\" (title, text)"),
+        "{text}"
+    );
+    assert!(text.contains("    in the title: "), "{text}");
+    assert!(text.contains(" within 12 words of "), "{text}");
+    assert!(
+        text.lines().count() < 15,
+        "{} lines: {text}",
+        text.lines().count()
+    );
+}
+
+#[test]
+fn a_text_file_is_one_article_explained_one_line_per_list() {
+    let dir = TempDir::new().expect("temp dir");
+    let seed = dir.path().join("seed.ru.txt");
+    std::fs::write(&seed, format!("{SEED_TITLE}\n{SEED_BODY}\n")).expect("write the seed");
+    let text = stdout_of(&test_rule(dir.path(), &shipped_config(), &["seed.ru.txt"]));
+    assert_grouped_seed_output(&text);
+
+    // The project's seed itself, when the shared checkout is there.
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed");
+    match std::fs::read_dir(&shared) {
+        Ok(entries) => {
+            let files: Vec<String> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path().display().to_string())
+                .collect();
+            let args: Vec<&str> = files.iter().map(String::as_str).collect();
+            let text = stdout_of(&test_rule(dir.path(), &shipped_config(), &args));
+            assert_grouped_seed_output(&text);
+        }
+        Err(_) => eprintln!("skipped: no {} to check", shared.display()),
+    }
+
+    // A hand-written article: each distinct form once, with where it was found.
+    let text = stdout_of(&test_rule(
+        dir.path(),
+        &shipped_config(),
+        &[fixture("lavrov-visit.ru.txt").to_str().expect("UTF-8 path")],
+    ));
+    assert!(
+        text.starts_with("Лавров прибыл в Пхеньян с визитом\n"),
+        "{text}"
+    );
+    assert_eq!(
+        lines_for(&text, "@dprk"),
+        ["    @dprk: \"Пхеньян\" (title, text), \"КНДР\" (text), \"Цой Сон Хи\" (text)"]
+    );
+    assert_eq!(
+        lines_for(&text, "@russia"),
+        [
+            "    @russia: \"Лавров\" (title, text), \"России\" (text), \"Москва\" (text), \"Москве\" (text)"
+        ]
+    );
+    assert!(
+        text.contains("    in the title: \"Лавров\", \"Пхеньян\"\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn hits_lists_every_occurrence() {
+    let dir = TempDir::new().expect("temp dir");
+    let path = fixture("lavrov-visit.ru.txt");
+    let path = path.to_str().expect("UTF-8 path");
+    let grouped = stdout_of(&test_rule(dir.path(), &shipped_config(), &[path]));
+    let every = stdout_of(&test_rule(dir.path(), &shipped_config(), &["--hits", path]));
+    let pyongyang: Vec<&str> = every
+        .lines()
+        .filter(|l| l.contains("@dprk: Пхеньян") && l.contains("\"Пхеньян\""))
+        .collect();
+    assert_eq!(pyongyang.len(), 3, "title and twice in the text: {every}");
+    assert!(every.contains("\"Москве\" in content at "), "{every}");
+    assert!(every.lines().count() > grouped.lines().count(), "{every}");
+
+    // --json keeps its shape.
+    let articles = json_lines(&test_rule(dir.path(), &shipped_config(), &["--json", path]));
+    assert_eq!(articles.len(), 1);
+    let m = &articles[0]["matches"][0];
+    assert_eq!(m["watch"], DEFAULT_WATCH);
+    assert!(m["terms"].as_array().is_some_and(|t| !t.is_empty()), "{m}");
+    assert!(m["hits"].as_array().is_some_and(|h| h.len() > 10), "{m}");
+    // And adds the grouped lines the human output shows.
+    let why: Vec<&str> = m["why"]
+        .as_array()
+        .expect("why array")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let shown: Vec<&str> = grouped
+        .lines()
+        .filter_map(|l| l.strip_prefix("    "))
+        .collect();
+    assert_eq!(why, shown, "{m}");
+}
+
+#[test]
+fn standard_input_may_be_text_or_a_feed() {
+    let dir = TempDir::new().expect("temp dir");
+    let article = std::fs::read(fixture("lavrov-visit.ru.txt")).expect("read the fixture");
+    let text = stdout_of(&test_rule_with_input(
+        dir.path(),
+        &shipped_config(),
+        &["-"],
+        &article,
+    ));
+    assert!(
+        text.starts_with("Лавров прибыл в Пхеньян с визитом\n"),
+        "{text}"
+    );
+    assert_eq!(lines_for(&text, "@dprk").len(), 1, "{text}");
+    assert!(text.contains("1 article, 1 matched"), "{text}");
+
+    let feed = rss(&news());
+    let articles = json_lines(&test_rule_with_input(
+        dir.path(),
+        &shipped_config(),
+        &["--json", "-"],
+        feed.as_bytes(),
+    ));
+    assert_eq!(articles.len(), 5, "the feed's five articles");
+    assert_eq!(
+        by_title(&articles, SEED_TITLE)["matches"][0]["watch"],
+        DEFAULT_WATCH
+    );
+}
+
+#[test]
+fn a_web_page_is_one_article_titled_by_its_title() {
+    let dir = TempDir::new().expect("temp dir");
+    let page = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title>\
+         <script>var x = \"КНДР\";</script></head>\n<body><h1>Визит</h1>\n{}</body></html>\n",
+        "Лавров прибыл в Пхеньян",
+        SEED_BODY
+            .split("\n\n")
+            .map(|p| format!("<p>{p}</p>\n"))
+            .collect::<String>()
+    );
+    // The content decides: a page named .xml is still a page.
+    std::fs::write(dir.path().join("page.xml"), &page).expect("write the page");
+    std::fs::write(dir.path().join("page.html"), &page).expect("write the page");
+    for name in ["page.html", "page.xml"] {
+        let text = stdout_of(&test_rule(dir.path(), &shipped_config(), &[name]));
+        assert!(
+            text.starts_with("Лавров прибыл в Пхеньян\n"),
+            "{name}: {text}"
+        );
+        assert!(
+            text.contains(&format!("matches {DEFAULT_WATCH:?}:")),
+            "{name}: {text}"
+        );
+        assert!(
+            lines_for(&text, "@dprk")[0].starts_with("    @dprk: \"Пхеньян\" (title"),
+            "{name}: {text}"
+        );
+        assert!(!text.contains("<p>") && !text.contains("var x"), "{text}");
+    }
+}

@@ -67,6 +67,16 @@ pub fn next_boundary(schedule: &DigestSchedule, now: DateTime<Utc>) -> i64 {
     }
 }
 
+/// The digest period that a batch gathered at `gathered` (unix time) closes: from the digest
+/// time before the last one at or before `gathered`, to that last one. `None` when the
+/// schedule has no such times.
+pub fn digest_period(schedule: &DigestSchedule, gathered: i64) -> Option<(i64, i64)> {
+    let end = latest_boundary(schedule, DateTime::<Utc>::from_timestamp(gathered, 0)?);
+    let before_end = DateTime::<Utc>::from_timestamp(end.checked_sub(1)?, 0)?;
+    let start = latest_boundary(schedule, before_end);
+    (start != i64::MIN && start < end).then_some((start, end))
+}
+
 /// How many emails a watch sends for matches queued at `queued_at` (unix times): in digest
 /// mode one per period with a match; otherwise one per match, at most `max_per_hour` (0 = no
 /// limit) in each clock hour plus one "and N more" summary for an hour over it.
@@ -161,6 +171,33 @@ mod tests {
         assert_eq!(
             hour_start(utc("2026-11-27T10:59:59Z").timestamp()),
             utc("2026-11-27T10:00:00Z").timestamp()
+        );
+    }
+}
+
+#[cfg(test)]
+mod period_tests {
+    use super::*;
+    use chrono::NaiveTime;
+
+    fn utc(text: &str) -> i64 {
+        DateTime::parse_from_rfc3339(text).unwrap().timestamp()
+    }
+
+    #[test]
+    fn a_digest_names_the_period_its_batch_closed() {
+        let daily = DigestSchedule::At {
+            times: vec![NaiveTime::from_hms_opt(8, 0, 0).unwrap()],
+            timezone: "UTC".parse().unwrap(),
+        };
+        assert_eq!(
+            digest_period(&daily, utc("2026-12-02T08:00:05Z")),
+            Some((utc("2026-12-01T08:00:00Z"), utc("2026-12-02T08:00:00Z")))
+        );
+        let hourly = DigestSchedule::Every(std::time::Duration::from_secs(3600));
+        assert_eq!(
+            digest_period(&hourly, utc("2026-12-02T09:10:00Z")),
+            Some((utc("2026-12-02T08:00:00Z"), utc("2026-12-02T09:00:00Z")))
         );
     }
 }

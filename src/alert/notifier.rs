@@ -14,9 +14,9 @@ use lettre::message::Mailbox;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
-use super::batch::{hour_start, latest_boundary, next_boundary};
+use super::batch::{digest_period, hour_start, latest_boundary, next_boundary};
 use super::outlets::Outlet;
-use super::render::{AlertBody, AlertMail, Item, render};
+use super::render::{AlertBody, AlertMail, Item, Period, render};
 use super::transport::{DeliveryError, MailSession, Mailer, OutgoingMail, RecipientOutcome};
 use super::{batch_message_id, message_id_domain, short_hash};
 use crate::config::{DigestSchedule, EmailConfig};
@@ -513,6 +513,18 @@ impl Notifier {
         }
     }
 
+    /// The period a digest created at `created_at` covers, by the watch's schedule (the batch
+    /// was gathered at the boundary before its creation time).
+    fn digest_period(&self, watch: &str, created_at: i64) -> Option<Period> {
+        let watches = self.watches();
+        let schedule = watches.iter().find(|w| w.name == watch)?.digest.as_ref()?;
+        let (from, to) = digest_period(schedule, created_at)?;
+        Some(Period {
+            from: DateTime::<Utc>::from_timestamp(from, 0)?,
+            to: DateTime::<Utc>::from_timestamp(to, 0)?,
+        })
+    }
+
     /// Builds the message; the outer error is the database's, the inner one says why this
     /// alert cannot be rendered at all.
     async fn render(
@@ -577,7 +589,7 @@ impl Notifier {
                     })
                     .collect();
                 if kind == AlertKind::Digest {
-                    AlertBody::Digest(&items)
+                    AlertBody::Digest(&items, self.digest_period(&alert.watch, alert.created_at))
                 } else {
                     AlertBody::Overflow(&items)
                 }

@@ -9,6 +9,7 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 
 use super::outlets::{self, Outlet};
 use crate::article::{clean_line, truncate_chars};
+use crate::rules::why::{self, Why};
 use crate::rules::{Field, Hit};
 use crate::wording::plural;
 
@@ -31,10 +32,17 @@ pub struct Item<'a> {
 pub enum AlertBody<'a> {
     /// One article (immediate mode).
     Article(Item<'a>),
-    /// Every match of a digest period, newest first.
-    Digest(&'a [Item<'a>]),
+    /// Every match of a digest period, newest first, and the period when it is known.
+    Digest(&'a [Item<'a>], Option<Period>),
     /// The matches of an hour beyond the watch's max_per_hour, newest first.
     Overflow(&'a [Item<'a>]),
+}
+
+/// The bounds of a digest period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
 }
 
 /// One alert email.
@@ -58,12 +66,72 @@ const SNIPPET_CHARS: usize = 400;
 const SUBJECT_CHARS: usize = 200;
 
 fn title_of(item: &Item) -> String {
-    let title = clean_line(item.title, SUBJECT_CHARS);
+    let title: String = title_pieces(item).into_iter().map(|(s, _)| s).collect();
     if title.is_empty() {
         "(untitled)".to_string()
     } else {
         title
     }
+}
+
+/// The title as one clean line (as [`clean_line`] makes it, at most [`SUBJECT_CHARS`]), in
+/// pieces: `true` for words that matched.
+fn title_pieces(item: &Item) -> Vec<(String, bool)> {
+    let title = item.title;
+    let mut marks: Vec<(usize, usize)> = item
+        .hits
+        .iter()
+        .filter(|h| h.field == Some(Field::Title))
+        .filter(|h| h.start < h.end && title.get(h.start..h.end).is_some())
+        .map(|h| (h.start, h.end))
+        .collect();
+    marks.sort_unstable();
+    let mut raw: Vec<(&str, bool)> = Vec::new();
+    let mut at = 0;
+    for (s, e) in marks {
+        if s < at {
+            continue;
+        }
+        raw.push((&title[at..s], false));
+        raw.push((&title[s..e], true));
+        at = e;
+    }
+    raw.push((&title[at..], false));
+    // Whitespace and control characters collapse to one space, none at either end; a space
+    // next to a match stays outside it.
+    let mut pieces: Vec<(String, bool)> = Vec::new();
+    let mut chars = 0;
+    let mut space = false;
+    for (text, marked) in raw {
+        let mut piece = String::new();
+        for c in text.chars() {
+            if chars >= SUBJECT_CHARS {
+                break;
+            }
+            if c.is_whitespace() || c.is_control() {
+                space = chars > 0;
+                continue;
+            }
+            if space {
+                if marked && piece.is_empty() {
+                    match pieces.last_mut() {
+                        Some((last, false)) => last.push(' '),
+                        _ => pieces.push((" ".to_string(), false)),
+                    }
+                } else {
+                    piece.push(' ');
+                }
+                chars += 1;
+                space = false;
+            }
+            piece.push(c);
+            chars += 1;
+        }
+        if !piece.is_empty() {
+            pieces.push((piece, marked));
+        }
+    }
+    pieces
 }
 
 /// Builds the email.
@@ -83,17 +151,11 @@ pub fn render(
             plain_article(&watch, item),
             html_page(&watch, &html_article(item, true)),
         ),
-        AlertBody::Digest(items) | AlertBody::Overflow(items) => {
-            let (subject, intro) = if matches!(mail.body, AlertBody::Digest(_)) {
+        AlertBody::Digest(items, _) | AlertBody::Overflow(items) => {
+            let (subject, intro) = if let AlertBody::Digest(_, period) = &mail.body {
                 (
-                    format!(
-                        "[{watch}] {}",
-                        plural(items.len(), "new article", "new articles")
-                    ),
-                    format!(
-                        "{} matched the watch \"{watch}\" in this period.",
-                        plural(items.len(), "new article", "new articles")
-                    ),
+                    format!("[{watch}] {}", digest_count(items)),
+                    digest_intro(&watch, items, *period),
                 )
             } else {
                 (
@@ -214,9 +276,10 @@ impl<'a> Snippet<'a> {
                 continue;
             }
             marks.sort_unstable();
-            let first = marks[0].0;
-            let start = back_chars(text, first, SNIPPET_CHARS / 4);
-            let end = start + truncate_chars(&text[start..], SNIPPET_CHARS).len();
+            let (first, first_end) = marks[0];
+            let start = word_start(text, back_chars(text, first, SNIPPET_CHARS / 4), first);
+            let cut = start + truncate_chars(&text[start..], SNIPPET_CHARS).len();
+            let end = word_end(text, cut, first_end.min(cut));
             let mut kept: Vec<(usize, usize)> = Vec::new();
             for (s, e) in marks {
                 if s >= start && e <= end && kept.last().is_none_or(|last| s >= last.1) {
@@ -235,23 +298,32 @@ impl<'a> Snippet<'a> {
         } else {
             item.summary
         };
+        let start = word_start(text, 0, text.len());
         Snippet {
             text,
-            start: 0,
-            end: truncate_chars(text, SNIPPET_CHARS).len(),
+            start,
+            end: word_end(
+                text,
+                start + truncate_chars(&text[start..], SNIPPET_CHARS).len(),
+                start,
+            ),
             marks: Vec::new(),
         }
     }
 
     fn prefix(&self) -> &'static str {
-        if self.start > 0 { "…" } else { "" }
+        if self.text[..self.start].trim().is_empty() {
+            ""
+        } else {
+            "…"
+        }
     }
 
     fn suffix(&self) -> &'static str {
-        if self.end < self.text.len() {
-            "…"
-        } else {
+        if self.text[self.end..].trim().is_empty() {
             ""
+        } else {
+            "…"
         }
     }
 
@@ -270,6 +342,59 @@ impl<'a> Snippet<'a> {
     }
 }
 
+/// Where a window starting near `index` may start without cutting a word: `index` itself
+/// when a word starts there, else the start of the next word, and never past `limit` (the
+/// first match, which starts a word). Leading whitespace and closing punctuation are skipped.
+fn word_start(text: &str, index: usize, limit: usize) -> usize {
+    let inside = |i: usize| {
+        text[..i]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphanumeric)
+            && text[i..].chars().next().is_some_and(char::is_alphanumeric)
+    };
+    if index == 0 {
+        return 0;
+    }
+    let mut at = index;
+    if inside(at) {
+        at += text[at..]
+            .find(|c: char| !c.is_alphanumeric())
+            .unwrap_or(text.len() - at);
+    }
+    // The end of the sentence or clause cut into is no start either.
+    at += text[at..]
+        .find(|c: char| !(c.is_whitespace() || ",.;:!?)»”".contains(c)))
+        .unwrap_or(text.len() - at);
+    at.min(limit)
+}
+
+/// Where a window cut at `index` may end without cutting a word: `index` itself between
+/// words, else the end of the last whole word before it, but not before `floor` (the end of
+/// the first match: one enormous "word" is cut where it must be). Trailing whitespace is
+/// dropped.
+fn word_end(text: &str, index: usize, floor: usize) -> usize {
+    let inside = text[..index]
+        .chars()
+        .next_back()
+        .is_some_and(char::is_alphanumeric)
+        && text[index..]
+            .chars()
+            .next()
+            .is_some_and(char::is_alphanumeric);
+    let mut at = index;
+    if inside {
+        at = text[..index]
+            .rfind(|c: char| !c.is_alphanumeric())
+            .unwrap_or(0);
+        if at < floor {
+            return index;
+        }
+    }
+    let trimmed = text[..at].trim_end().len();
+    trimmed.max(floor)
+}
+
 /// The byte index `chars` characters before `index` (at a char boundary).
 fn back_chars(text: &str, index: usize, chars: usize) -> usize {
     text[..index]
@@ -279,24 +404,50 @@ fn back_chars(text: &str, index: usize, chars: usize) -> usize {
         .map_or(0, |(i, _)| i)
 }
 
+/// The first line of a digest: how many articles matched, and when.
+/// "3 new articles", or with stories told by several outlets "2 new stories (5 articles)".
+fn digest_count(items: &[Item]) -> String {
+    let articles: usize = items.iter().map(|i| 1 + i.also_reported_by.len()).sum();
+    if articles == items.len() {
+        plural(articles, "new article", "new articles")
+    } else {
+        format!(
+            "{} ({})",
+            plural(items.len(), "new story", "new stories"),
+            plural(articles, "article", "articles")
+        )
+    }
+}
+
+fn digest_intro(watch: &str, items: &[Item], period: Option<Period>) -> String {
+    format!(
+        "{} matched the watch \"{watch}\" {}.",
+        digest_count(items),
+        period_words(period)
+    )
+}
+
+/// "from 2026-12-01 08:00 to 2026-12-02 08:00 UTC", or "in this period" when unknown.
+fn period_words(period: Option<Period>) -> String {
+    match period {
+        Some(Period { from, to }) => {
+            // Seconds only for a period that does not fall on whole minutes (`every = "5s"`).
+            let format = if from.timestamp() % 60 == 0 && to.timestamp() % 60 == 0 {
+                "%Y-%m-%d %H:%M"
+            } else {
+                "%Y-%m-%d %H:%M:%S"
+            };
+            format!("from {} to {} UTC", from.format(format), to.format(format))
+        }
+        None => "in this period".to_string(),
+    }
+}
+
 fn published_line(published: Option<DateTime<Utc>>) -> String {
     published.map_or_else(
         || "unknown".to_string(),
         |p| p.format("%Y-%m-%d %H:%M UTC").to_string(),
     )
-}
-
-/// The matched words, once each, with the clause that wanted them.
-fn matched_terms(hits: &[Hit]) -> Vec<(String, String)> {
-    let mut terms: Vec<(String, String)> = Vec::new();
-    for hit in hits {
-        let word = clean_line(&hit.text, 100);
-        let clause = clean_line(&hit.clause, 200);
-        if !terms.iter().any(|(w, c)| *w == word && *c == clause) {
-            terms.push((word, clause));
-        }
-    }
-    terms
 }
 
 fn source_line(item: &Item) -> String {
@@ -321,14 +472,18 @@ fn plain_item(item: &Item, text: &mut String, why_in_full: bool) {
         text.push_str(&snippet);
         text.push_str("\n\n");
     }
-    let terms = matched_terms(item.hits);
+    let why = why::group(item.hits);
     if why_in_full {
         text.push_str("Why this matched:\n");
-        for (word, clause) in terms {
-            text.push_str(&format!("  - \"{word}\" for {clause}\n"));
+        for line in why.lines() {
+            text.push_str(&format!("  {}\n", clean_line(&line, 1000)));
         }
     } else {
-        let words: Vec<String> = terms.iter().map(|(w, _)| format!("\"{w}\"")).collect();
+        let words: Vec<String> = why
+            .words()
+            .iter()
+            .map(|w| format!("\"{}\"", clean_line(w, 100)))
+            .collect();
         text.push_str(&format!("Matched: {}\n", words.join(", ")));
     }
 }
@@ -369,7 +524,21 @@ fn escape(text: &str) -> String {
 }
 
 fn html_item(item: &Item, why_in_full: bool) -> String {
-    let title = escape(&title_of(item));
+    let pieces = title_pieces(item);
+    let title = if pieces.is_empty() {
+        escape(&title_of(item))
+    } else {
+        pieces
+            .iter()
+            .map(|(s, marked)| {
+                if *marked {
+                    format!("<mark>{}</mark>", escape(s))
+                } else {
+                    escape(s)
+                }
+            })
+            .collect()
+    };
     let title_html = match item.link.filter(|l| is_http_link(l)) {
         Some(link) => format!(
             "<a href=\"{}\">{title}</a>",
@@ -388,27 +557,38 @@ fn html_item(item: &Item, why_in_full: bool) -> String {
     if !snippet.is_empty() {
         html.push_str(&format!("<p>{snippet}</p>\n"));
     }
-    let terms = matched_terms(item.hits);
+    let why = why::group(item.hits);
     if why_in_full {
-        html.push_str("<p style=\"color: #555\">Why this matched:</p>\n<ul>\n");
-        for (word, clause) in terms {
-            html.push_str(&format!(
-                "<li><mark>{}</mark> for <code>{}</code></li>\n",
-                escape(&word),
-                escape(&clause)
-            ));
-        }
-        html.push_str("</ul>\n");
+        html.push_str(&html_why(&why));
     } else {
-        let words: Vec<String> = terms
+        let words: Vec<String> = why
+            .words()
             .iter()
-            .map(|(w, _)| format!("<mark>{}</mark>", escape(w)))
+            .map(|w| format!("<mark>{}</mark>", escape(w)))
             .collect();
         html.push_str(&format!(
             "<p style=\"color: #555\">Matched: {}</p>\n",
             words.join(", ")
         ));
     }
+    html
+}
+
+/// The grouped "why": a list, a part of the rule per item, its forms marked.
+fn html_why(why: &Why) -> String {
+    let mut html = String::from("<p style=\"color: #555\">Why this matched:</p>\n<ul>\n");
+    for group in &why.groups {
+        html.push_str(&format!("<li><code>{}</code>", escape(&group.name)));
+        if !group.forms.is_empty() {
+            html.push_str(": ");
+            html.push_str(&group.forms_line(escape, |s| format!("<mark>{}</mark>", escape(s))));
+        }
+        html.push_str("</li>\n");
+    }
+    for condition in &why.conditions {
+        html.push_str(&format!("<li>{}</li>\n", escape(&condition.to_string())));
+    }
+    html.push_str("</ul>\n");
     html
 }
 
@@ -447,6 +627,8 @@ mod tests {
             text: text.into(),
             start,
             end: start + text.len(),
+            near: None,
+            scoped: false,
         }
     }
 
@@ -493,7 +675,138 @@ mod tests {
         );
         assert!(!html.contains("<script"));
         let text = plain_article("w", &article);
-        assert!(text.contains("\"России\" for @russia: Россия"), "{text}");
+        assert!(text.contains("  @russia: \"России\" (text)\n"), "{text}");
+        assert!(
+            html.contains("<li><code>@russia</code>: <mark>России</mark> (text)</li>"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn matched_words_are_marked_in_the_title_which_stays_escaped() {
+        let title = "Пхеньян <script>alert(1)</script>\r\n  принял   Лаврова";
+        let hits = vec![
+            hit(Field::Title, "Пхеньян", title, "@dprk: Пхеньян"),
+            hit(Field::Title, "Лаврова", title, "@russia: Лавров"),
+        ];
+        let article = item(title, "", &hits);
+        let html = html_item(&article, true);
+        assert!(
+            html.contains(
+                "<mark>Пхеньян</mark> &lt;script&gt;alert(1)&lt;/script&gt; принял <mark>Лаврова</mark></h2>"
+            ),
+            "{html}"
+        );
+        assert!(!html.contains("<script"), "{html}");
+        // The plain part and the subject show the title as one clean line, unmarked.
+        assert_eq!(
+            title_of(&article),
+            "Пхеньян <script>alert(1)</script> принял Лаврова"
+        );
+        assert_eq!(title_of(&article), clean_line(title, SUBJECT_CHARS));
+        // Offsets that do not fit the title (a stored explanation of another text) are ignored.
+        let stray = vec![Hit {
+            start: 3,
+            end: 500,
+            ..hit(Field::Title, "Пхеньян", title, "@dprk: Пхеньян")
+        }];
+        let html = html_item(&item(title, "", &stray), true);
+        assert!(
+            html.contains(
+                "<h2 style=\"font-size: 1.15em; margin-bottom: 0.2em\">Пхеньян &lt;script"
+            ),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn a_snippet_is_cut_between_words_with_an_ellipsis() {
+        let before =
+            "Министр иностранных дел России Сергей Лавров заявил, что отношения ".repeat(4);
+        let after = " достигли нового уровня на фоне углубления военных связей".repeat(12);
+        let summary = format!("{before}Пхеньяном{after}");
+        let hits = vec![hit(Field::Summary, "Пхеньяном", &summary, "@dprk: Пхеньян")];
+        let article = item("t", &summary, &hits);
+        let shown = Snippet::choose(&article).render(|s| s.to_string(), |s| format!("[{s}]"));
+        assert!(shown.contains("[Пхеньяном]"), "{shown}");
+        let inner = shown
+            .strip_prefix('…')
+            .and_then(|s| s.strip_suffix('…'))
+            .unwrap_or_else(|| panic!("ellipses at both ends: {shown}"));
+        let words: Vec<&str> = summary.split_whitespace().collect();
+        let first = inner.split_whitespace().next().unwrap();
+        let last = inner.split_whitespace().last().unwrap();
+        assert!(words.contains(&first), "cut mid-word at the start: {shown}");
+        assert!(
+            words.contains(&last) || words.contains(&last.trim_end_matches(',')),
+            "cut mid-word at the end: {shown}"
+        );
+        let plain = Snippet::choose(&article).render(|s| s.to_string(), |s| s.to_string());
+        assert!(plain.chars().count() <= SNIPPET_CHARS + 2, "{plain}");
+    }
+
+    #[test]
+    fn word_cuts_hold_on_any_text_and_offset() {
+        let texts = [
+            "",
+            "Пхеньян",
+            "Ким Чен Ын, Лавров — «друзья»",
+            "北朝鮮とロシア",
+            "a\u{301}b c\u{1F600}d  e",
+        ];
+        for text in texts {
+            for index in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+                let start = word_start(text, index, text.len());
+                let end = word_end(text, index, 0);
+                assert!(
+                    text.is_char_boundary(start) && text.is_char_boundary(end),
+                    "{text:?} {index}"
+                );
+                assert!(
+                    start >= index.min(text.len()) && end <= index,
+                    "{text:?} {index}"
+                );
+            }
+        }
+        // One enormous word is cut where it must be, not dropped.
+        let word = "Ы".repeat(1000);
+        let article_hits = vec![hit(Field::Summary, "ЫЫ", &word, "x")];
+        let article = item("t", &word, &article_hits);
+        let shown = Snippet::choose(&article).render(|s| s.to_string(), |s| s.to_string());
+        assert!(shown.chars().count() > SNIPPET_CHARS / 2, "{shown}");
+    }
+
+    #[test]
+    fn a_digest_names_its_period() {
+        let items = [item("First", "a", &[])];
+        let period = Period {
+            from: "2026-12-01T08:00:00Z".parse().unwrap(),
+            to: "2026-12-02T08:00:00Z".parse().unwrap(),
+        };
+        let mail = AlertMail {
+            watch: "W",
+            message_id: "<d@b>",
+            body: AlertBody::Digest(&items, Some(period)),
+            update_of: None,
+        };
+        assert!(raw(&mail).contains("Subject: [W] 1 new article"));
+        assert_eq!(
+            digest_intro("W", &items, Some(period)),
+            "1 new article matched the watch \"W\" from 2026-12-01 08:00 to 2026-12-02 08:00 UTC."
+        );
+        let outlets = [Outlet {
+            feed: Some("TASS".into()),
+            title: "Второй".into(),
+            link: None,
+        }];
+        let story = Item {
+            also_reported_by: &outlets,
+            ..item("Second", "b", &[])
+        };
+        assert_eq!(
+            digest_intro("W", &[items[0].clone(), story], None),
+            "2 new stories (3 articles) matched the watch \"W\" in this period."
+        );
     }
 
     #[test]
@@ -570,7 +883,7 @@ mod tests {
             watch: "W",
             message_id: "<d@b>",
             update_of: None,
-            body: AlertBody::Digest(&items),
+            body: AlertBody::Digest(&items, None),
         };
         let digest = raw(&mail);
         assert!(digest.contains("Subject: [W] 3 new articles"), "{digest}");

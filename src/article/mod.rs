@@ -2,6 +2,7 @@
 //! it arrived in: a stable identity, a canonical link, plain text and dates.
 
 mod canonical;
+pub mod standalone;
 mod text;
 
 pub use canonical::{canonical_url, story_url};

@@ -1,7 +1,9 @@
-//! `newswatch test-rule`: run the watches over feed files or URLs and show, per article, what
-//! matched and why. No database, no mail: a config with only `[lists]` and `[[watch]]` works.
+//! `newswatch test-rule`: run the watches over feed files or URLs, web pages, text files or
+//! standard input, and show, per article, what matched and why (grouped as in an alert, or
+//! every occurrence with `--hits`). No database, no mail: a config with only `[lists]` and
+//! `[[watch]]` works.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,10 +12,11 @@ use clap::Args;
 use serde::Serialize;
 
 use newswatch::article::Article;
+use newswatch::article::standalone::{self, Kind};
 use newswatch::config::Config;
 use newswatch::feed::{self, FetchRequest, FetchSettings, Fetcher, PolledContent};
 use newswatch::log_text::untrusted;
-use newswatch::rules::{Hit, WatchSet};
+use newswatch::rules::{Hit, WatchSet, why};
 use newswatch::story::{
     Decision, GroupMode, Replay, Role, Signature, SignatureBuilder, signature_of,
 };
@@ -32,7 +35,12 @@ pub struct TestRuleArgs {
     /// Also list articles that match no watch (human output).
     #[arg(long)]
     pub all: bool,
-    /// Feed files, or http(s) URLs of feeds.
+    /// List every occurrence that made a watch match (clause, words, field, offset) instead
+    /// of the grouped explanation (human output).
+    #[arg(long)]
+    pub hits: bool,
+    /// Feed files, web pages (.html), text files (first line the title), `-` for standard
+    /// input, or http(s) URLs of feeds.
     #[arg(required = true, value_name = "SOURCE")]
     pub sources: Vec<String>,
 }
@@ -54,6 +62,9 @@ struct JsonMatch<'a> {
     terms: Vec<&'a str>,
     /// Every piece of evidence: clause, field, words, offsets.
     hits: &'a [Hit],
+    /// The explanation as the human output and alerts show it: a line per list or term,
+    /// then the conditions that held.
+    why: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -184,7 +195,26 @@ async fn load_source(
     source: &str,
 ) -> Result<(feed::ParsedFeed, Vec<String>), String> {
     let configured = config.feeds().find(|f| f.url() == source);
-    let parsed = if source.starts_with("http://") || source.starts_with("https://") {
+    let is_url = source.starts_with("http://") || source.starts_with("https://");
+    let parsed = if !is_url {
+        let bytes = read_local(config, source)?;
+        match standalone::sniff(&bytes, source) {
+            Kind::Feed => parse_local(&bytes, source)?,
+            kind => {
+                let article = if kind == Kind::Html {
+                    standalone::from_html(&bytes)
+                } else {
+                    standalone::from_text(&bytes)
+                };
+                feed::ParsedFeed {
+                    title: None,
+                    language: None,
+                    ttl_minutes: None,
+                    articles: vec![article],
+                }
+            }
+        }
+    } else {
         let request = FetchRequest {
             url: source.to_string(),
             ..Default::default()
@@ -197,13 +227,6 @@ async fn load_source(
             PolledContent::Feed { feed, .. } => feed,
             PolledContent::NotModified => return Err("the server answered 304 Not Modified".into()),
         }
-    } else {
-        let bytes = std::fs::read(source).map_err(|e| format!("cannot read: {e}"))?;
-        let base = std::path::absolute(source)
-            .ok()
-            .and_then(|p| url::Url::from_file_path(p).ok())
-            .map_or_else(|| "file:///".to_string(), |u| u.to_string());
-        feed::parse_bytes(&bytes, None, &base, None).map_err(|e| e.to_string())?
     };
     let labels = match configured {
         Some(feed) => {
@@ -219,6 +242,37 @@ async fn load_source(
             .collect(),
     };
     Ok((parsed, labels))
+}
+
+/// A file's bytes, or standard input's for `-`, at most `[polling] max_body`.
+fn read_local(config: &Config, source: &str) -> Result<Vec<u8>, String> {
+    let limit = config.polling.max_body.0;
+    let mut bytes = Vec::new();
+    let read = if source == "-" {
+        std::io::stdin()
+            .lock()
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(source).and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+    };
+    read.map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!("larger than [polling] max_body ({limit} bytes)"));
+    }
+    Ok(bytes)
+}
+
+fn parse_local(bytes: &[u8], source: &str) -> Result<feed::ParsedFeed, String> {
+    let base = if source == "-" {
+        None
+    } else {
+        std::path::absolute(source)
+            .ok()
+            .and_then(|p| url::Url::from_file_path(p).ok())
+    }
+    .map_or_else(|| "file:///".to_string(), |u| u.to_string());
+    feed::parse_bytes(bytes, None, &base, None).map_err(|e| e.to_string())
 }
 
 struct Shown<'a> {
@@ -278,6 +332,7 @@ impl Shown<'_> {
                         }),
                         terms: distinct_words(&m.hits),
                         hits: &m.hits,
+                        why: why::group(&m.hits).lines(),
                     })
                     .collect(),
             };
@@ -318,13 +373,19 @@ impl Shown<'_> {
                     untrusted(first)
                 );
             }
-            for hit in &m.hits {
-                let field = hit.field.map_or("source", |f| f.name());
-                let _ = writeln!(
-                    out,
-                    "    {:<40} {:?} in {field} at {}",
-                    hit.clause, hit.text, hit.start
-                );
+            if self.args.hits {
+                for hit in &m.hits {
+                    let field = hit.field.map_or("source", |f| f.name());
+                    let _ = writeln!(
+                        out,
+                        "    {:<40} {:?} in {field} at {}",
+                        hit.clause, hit.text, hit.start
+                    );
+                }
+            } else {
+                for line in why::group(&m.hits).lines() {
+                    let _ = writeln!(out, "    {}", untrusted(&line));
+                }
             }
         }
         let _ = writeln!(out);

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::MAX_PHRASE_WORDS;
 use super::compile::{Expr, MetaTest, Pattern, WordTest};
-use super::document::{Document, Field};
+use super::document::{Document, Field, FieldMask};
 
 /// One piece of evidence for a match.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,6 +19,24 @@ pub struct Hit {
     /// Byte range of `text` in the field.
     pub start: usize,
     pub end: usize,
+    /// On the first pair that made a `NEAR` hold: the other side of the pair. Stored
+    /// explanations from before it have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub near: Option<NearPair>,
+    /// The clause was limited to this hit's field (`title:…`): that it occurs there is a
+    /// condition that held, not just where it was found.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scoped: bool,
+}
+
+/// The other half of a pair of occurrences close enough for a `NEAR/distance`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NearPair {
+    pub distance: u32,
+    /// The other clause, as written in the query.
+    pub clause: String,
+    /// Its words as spelled in the article.
+    pub text: String,
 }
 
 /// A watch that matched, and why.
@@ -342,8 +360,22 @@ pub fn explain(expr: &Expr, patterns: &[Pattern], doc: &Document) -> Vec<Hit> {
     let mut hits = Vec::new();
     collect(expr, patterns, doc, &mut hits);
     hits.sort_by_key(|h| (h.field.map(|f| f as u8), h.start));
-    hits.dedup_by(|a, b| a.field == b.field && a.start == b.start && a.end == b.end);
-    hits
+    // One hit per range of words: what a dropped duplicate said about conditions is kept.
+    let mut kept: Vec<Hit> = Vec::with_capacity(hits.len());
+    for hit in hits {
+        match kept.last_mut() {
+            Some(last)
+                if last.field == hit.field && last.start == hit.start && last.end == hit.end =>
+            {
+                last.scoped |= hit.scoped;
+                if last.near.is_none() {
+                    last.near = hit.near;
+                }
+            }
+            _ => kept.push(hit),
+        }
+    }
+    kept
 }
 
 fn hit(pattern: &Pattern, doc: &Document, o: &Occurrence) -> Hit {
@@ -359,6 +391,8 @@ fn hit(pattern: &Pattern, doc: &Document, o: &Occurrence) -> Hit {
             .to_string(),
         start,
         end,
+        near: None,
+        scoped: pattern.fields != FieldMask::TEXT,
     }
 }
 
@@ -388,6 +422,8 @@ fn collect(expr: &Expr, patterns: &[Pattern], doc: &Document, hits: &mut Vec<Hit
                     text,
                     start: 0,
                     end: 0,
+                    near: None,
+                    scoped: false,
                 });
             }
         }
@@ -410,6 +446,8 @@ fn collect(expr: &Expr, patterns: &[Pattern], doc: &Document, hits: &mut Vec<Hit
             distance,
         } => {
             let mut pairs = 0;
+            // The example pair said in words: the one that comes first in the article.
+            let mut example: Option<(usize, NearPair)> = None;
             near_pairs(
                 left,
                 right,
@@ -417,12 +455,29 @@ fn collect(expr: &Expr, patterns: &[Pattern], doc: &Document, hits: &mut Vec<Hit
                 patterns,
                 doc,
                 |(lid, l), (rid, r)| {
-                    hits.push(hit(&patterns[*lid as usize], doc, l));
-                    hits.push(hit(&patterns[*rid as usize], doc, r));
+                    let left = hit(&patterns[*lid as usize], doc, l);
+                    let right = hit(&patterns[*rid as usize], doc, r);
+                    let position = |h: &Hit| (h.field.map(|f| f as u8), h.start);
+                    let earlier = example
+                        .as_ref()
+                        .is_none_or(|(i, _)| position(&left) < position(&hits[*i]));
+                    if earlier {
+                        let pair = NearPair {
+                            distance: *distance,
+                            clause: right.clause.clone(),
+                            text: right.text.clone(),
+                        };
+                        example = Some((hits.len(), pair));
+                    }
+                    hits.push(left);
+                    hits.push(right);
                     pairs += 1;
                     pairs < MAX_HITS_PER_PATTERN
                 },
             );
+            if let Some((i, pair)) = example {
+                hits[i].near = Some(pair);
+            }
         }
     }
 }

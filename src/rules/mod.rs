@@ -16,6 +16,7 @@ mod lexer;
 mod lint;
 mod parser;
 mod presearch;
+pub mod why;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,7 +25,7 @@ use std::ops::Range;
 pub use analysis::Analyzer;
 pub use compile::fold_name;
 pub use document::{ArticleView, Document, Field};
-pub use eval::{Hit, MatchOutcome, WatchMatch};
+pub use eval::{Hit, MatchOutcome, NearPair, WatchMatch};
 pub use languages::{is_language_code, language_code_help};
 pub use lint::{QueryWarning, feed_references, lower_case_operators};
 
