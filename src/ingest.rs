@@ -16,7 +16,7 @@ use crate::alert::batch::hour_start;
 use crate::article::Article;
 use crate::log_text::untrusted;
 use crate::metrics::Metrics;
-use crate::rules::{WatchMatch, WatchSet};
+use crate::rules::{Hit, WatchMatch, WatchSet};
 use crate::store::{
     AlertKind, IngestTx, MatchDelivery, NewMatch, PollRecord, Store, StoreError, StoryLink,
 };
@@ -65,6 +65,15 @@ pub struct WatchDelivery {
     pub group: GroupMode,
     /// How far back a new match is compared with the watch's earlier ones.
     pub group_window: Duration,
+}
+
+/// A new match as story grouping sees it: its article's signature and publication time, and
+/// the words that matched.
+#[derive(Clone, Copy)]
+struct Report<'a> {
+    signature: &'a Signature,
+    hits: &'a [Hit],
+    published: Option<DateTime<Utc>>,
 }
 
 /// Articles whose terms the story grouping weighs words by.
@@ -256,8 +265,18 @@ impl Ingestor {
                     .unwrap_or_default();
                 let placed = match signature {
                     Some(signature) if notify && !target.recipients.is_empty() => {
-                        self.place_in_story(&mut tx, watch, &target, signature, timestamp)
-                            .await?
+                        self.place_in_story(
+                            &mut tx,
+                            watch,
+                            &target,
+                            Report {
+                                signature,
+                                hits: &found.hits,
+                                published: article.published,
+                            },
+                            timestamp,
+                        )
+                        .await?
                     }
                     _ => None,
                 };
@@ -342,21 +361,36 @@ impl Ingestor {
         tx: &mut IngestTx,
         watch: &str,
         target: &WatchDelivery,
-        signature: &Signature,
+        report: Report<'_>,
         now: i64,
     ) -> Result<Option<StoryLink>, StoreError> {
+        let Report {
+            signature,
+            hits,
+            published,
+        } = report;
         if target.group == GroupMode::Off {
             return Ok(None);
         }
         let window = i64::try_from(target.group_window.as_secs()).unwrap_or(i64::MAX);
+        // Matched within the window, and published within it of this article: a week-old
+        // report met on a first poll is not the same story as today's.
         let candidates = tx
             .story_candidates(watch, now.saturating_sub(window))
             .await?;
+        let at = published.map_or(now, |p| p.timestamp());
+        let vocabulary = self
+            .signatures
+            .vocabulary(hits.iter().map(|h| h.text.as_str()));
+        let near = candidates
+            .iter()
+            .filter(|c| c.at.abs_diff(at) <= window.unsigned_abs());
         let decision = self.archive.with(|stats| {
             story::decide(
                 target.group,
                 signature,
-                candidates.iter().map(|c| (&c.story, &c.signature)),
+                &vocabulary,
+                near.map(|c| (&c.story, &c.signature)),
                 stats,
             )
         });

@@ -155,8 +155,10 @@ impl Env {
                 "\n[[feeds]]\nname = \"{name}\"\nurl = \"{url}\"\n"
             ));
         }
+        // One alert per matching article: these tests count articles and their alerts, and
+        // their reports of one arms deal would rightly be grouped as one story (tests/stories.rs).
         text.push_str(&format!(
-            "\n[[watch]]\nname = \"{WATCH}\"\nquery = \"{query}\"\nto = [\"{RECIPIENT}\"]\n"
+            "\n[[watch]]\nname = \"{WATCH}\"\nquery = \"{query}\"\nto = [\"{RECIPIENT}\"]\ngroup = \"off\"\n"
         ));
         text
     }

@@ -178,9 +178,11 @@ impl Env {
                 let _ = writeln!(text, "interval = \"{interval}\"");
             }
         }
+        // One alert per matching article: these tests are about polling, and their articles
+        // (walrus sightings) would rightly be grouped as one story (tests/stories.rs).
         let _ = write!(
             text,
-            "\n[[watch]]\nname = \"{WATCH}\"\nquery = \"{}\"\nto = [\"{RECIPIENT}\"]\nmax_per_hour = 0\n",
+            "\n[[watch]]\nname = \"{WATCH}\"\nquery = \"{}\"\nto = [\"{RECIPIENT}\"]\nmax_per_hour = 0\ngroup = \"off\"\n",
             self.query
         );
         text

@@ -155,13 +155,20 @@ async fn run_checked(config_path: &Path, args: &TestRuleArgs) -> Result<ExitCode
             args,
             source,
         };
-        shown.article(&mut out, article, labels, &mut totals, &mut |watch| {
-            let key = article
-                .link
-                .clone()
-                .unwrap_or_else(|| article.identity.clone());
-            stories.place(watch, latest, signature.clone(), key)
-        });
+        shown.article(
+            &mut out,
+            article,
+            labels,
+            &mut totals,
+            &mut |watch, hits| {
+                let vocabulary = builder.vocabulary(hits.iter().map(|h| h.text.as_str()));
+                let key = article
+                    .link
+                    .clone()
+                    .unwrap_or_else(|| article.identity.clone());
+                stories.place(watch, latest, signature.clone(), &vocabulary, key)
+            },
+        );
     }
     if !args.json {
         let _ = writeln!(
@@ -275,6 +282,9 @@ fn parse_local(bytes: &[u8], source: &str) -> Result<feed::ParsedFeed, String> {
     feed::parse_bytes(bytes, None, &base, None).map_err(|e| e.to_string())
 }
 
+/// Places a match of a watch (index, hits) in the watch's stories.
+type PlaceInStory<'a> = dyn FnMut(usize, &[Hit]) -> Option<Decision<String>> + 'a;
+
 struct Shown<'a> {
     watches: &'a WatchSet,
     /// Each watch's grouping, index-aligned with `watches`.
@@ -298,7 +308,7 @@ impl Shown<'_> {
         article: &Article,
         labels: &[String],
         totals: &mut Totals,
-        place: &mut dyn FnMut(usize) -> Option<Decision<String>>,
+        place: &mut PlaceInStory<'_>,
     ) {
         let document = self.watches.analyze(&article.view(labels));
         let outcome = self.watches.matches(&document);
@@ -309,7 +319,7 @@ impl Shown<'_> {
             .collect();
         let stories: Vec<Option<Decision<String>>> = matches
             .iter()
-            .map(|m| place(m.watch).filter(|_| self.groups(m.watch)))
+            .map(|m| place(m.watch, &m.hits).filter(|_| self.groups(m.watch)))
             .collect();
         totals.articles += 1;
         totals.matches += matches.len();

@@ -341,15 +341,17 @@ impl IngestTx {
     }
 
     /// The matches of `watch` recorded since `since` that were placed in stories, with their
-    /// signatures: what a new match is compared with (the most recent [`STORY_CANDIDATES`]).
+    /// signatures and times: what a new match is compared with (the most recent
+    /// [`STORY_CANDIDATES`]).
     pub async fn story_candidates(
         &mut self,
         watch: &str,
         since: i64,
     ) -> Result<Vec<StoryCandidate>> {
-        let rows: Vec<(i64, Vec<u8>)> = on_tx!(&mut self.tx, conn, sql => {
+        let rows: Vec<(i64, Vec<u8>, i64)> = on_tx!(&mut self.tx, conn, sql => {
             sqlx::query_as(
-                "SELECT COALESCE(m.story_id, m.id), a.signature
+                "SELECT COALESCE(m.story_id, m.id), a.signature,
+                        COALESCE(a.published_at, m.matched_at)
                  FROM matches m JOIN articles a ON a.id = m.article_id
                  WHERE m.watch = $1 AND m.matched_at >= $2 AND m.story_role IS NOT NULL
                    AND a.signature IS NOT NULL
@@ -364,10 +366,11 @@ impl IngestTx {
         });
         Ok(rows
             .into_iter()
-            .filter_map(|(story, bytes)| {
+            .filter_map(|(story, bytes, at)| {
                 Some(StoryCandidate {
                     story,
                     signature: Signature::from_bytes(&bytes)?,
+                    at,
                 })
             })
             .collect())

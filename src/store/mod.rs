@@ -143,6 +143,8 @@ pub struct StoryCandidate {
     /// The story it belongs to: the id of the match that started it.
     pub story: i64,
     pub signature: Signature,
+    /// When its article was published (else matched), Unix seconds.
+    pub at: i64,
 }
 
 /// An article of a story, as "also reported by" lists it.

@@ -11,11 +11,15 @@ use super::{Signature, TermStats};
 /// At least this similarity (same language): a rewrite of the same news.
 const COPY_SIMILARITY: f64 = 0.5;
 /// At least this similarity (same language): a new development of the same story.
-const UPDATE_SIMILARITY: f64 = 0.18;
+/// The thresholds are tuned on the labelled pairs in `eval/` (see eval/README.md).
+const UPDATE_SIMILARITY: f64 = 0.125;
 /// At least this similarity of numbers and names across languages, with at least
 /// [`CROSS_SHARED_ANCHORS`] of them shared: the same story in another language.
-const CROSS_SIMILARITY: f64 = 0.3;
+const CROSS_SIMILARITY: f64 = 0.2;
 const CROSS_SHARED_ANCHORS: usize = 2;
+/// How much the words that made the match count, against other words as rare: every match of
+/// the watch has some of them.
+const VOCABULARY_WEIGHT: f64 = 0.5;
 
 /// How a watch groups its matches (`group` in `[[watch]]`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -80,9 +84,10 @@ impl<K> Decision<K> {
     }
 }
 
-/// Weighted cosine similarity of two sorted term lists; also how many terms they share.
-fn cosine(a: &[u64], b: &[u64], stats: &TermStats) -> (f64, usize) {
-    let norm = |terms: &[u64]| terms.iter().map(|t| stats.weight(*t).powi(2)).sum::<f64>();
+/// Weighted cosine similarity of two sorted term lists; also how many terms of weight they
+/// share.
+fn cosine(a: &[u64], b: &[u64], weight: &impl Fn(u64) -> f64) -> (f64, usize) {
+    let norm = |terms: &[u64]| terms.iter().map(|t| weight(*t).powi(2)).sum::<f64>();
     let (norm_a, norm_b) = (norm(a), norm(b));
     if norm_a == 0.0 || norm_b == 0.0 {
         return (0.0, 0);
@@ -93,8 +98,9 @@ fn cosine(a: &[u64], b: &[u64], stats: &TermStats) -> (f64, usize) {
             std::cmp::Ordering::Less => i += 1,
             std::cmp::Ordering::Greater => j += 1,
             std::cmp::Ordering::Equal => {
-                dot += stats.weight(a[i]).powi(2);
-                shared += 1;
+                let w = weight(a[i]);
+                dot += w.powi(2);
+                shared += usize::from(w > 0.0);
                 i += 1;
                 j += 1;
             }
@@ -108,26 +114,36 @@ fn same_language(a: &Signature, b: &Signature) -> bool {
 }
 
 /// Places a new match with signature `new` among the watch's recent matches (`candidates`:
-/// each one's story and signature).
+/// each one's story and signature). `vocabulary` (sorted): the terms of the words that made
+/// the match, which every match of the watch shares and which so say little about which story
+/// it tells.
 pub fn decide<'a, K: Clone + 'a>(
     mode: GroupMode,
     new: &Signature,
+    vocabulary: &[u64],
     candidates: impl IntoIterator<Item = (&'a K, &'a Signature)>,
     stats: &TermStats,
 ) -> Decision<K> {
     if mode == GroupMode::Off {
         return Decision::first(0.0);
     }
+    let weight = |term: u64| {
+        if vocabulary.binary_search(&term).is_ok() {
+            stats.weight(term) * VOCABULARY_WEIGHT
+        } else {
+            stats.weight(term)
+        }
+    };
     let mut closest: Option<(&K, f64)> = None;
     let mut across: Option<(&K, f64)> = None;
     for (story, signature) in candidates {
         if same_language(new, signature) {
-            let (similarity, _) = cosine(&new.words, &signature.words, stats);
+            let (similarity, _) = cosine(&new.words, &signature.words, &weight);
             if closest.is_none_or(|(_, best)| similarity > best) {
                 closest = Some((story, similarity));
             }
         } else {
-            let (similarity, shared) = cosine(&new.anchors, &signature.anchors, stats);
+            let (similarity, shared) = cosine(&new.anchors, &signature.anchors, &weight);
             if shared >= CROSS_SHARED_ANCHORS && across.is_none_or(|(_, best)| similarity > best) {
                 across = Some((story, similarity));
             }
@@ -185,6 +201,7 @@ impl<K: Clone> StoryBook<K> {
         &mut self,
         at: i64,
         signature: Signature,
+        vocabulary: &[u64],
         first_key: K,
         stats: &TermStats,
     ) -> Decision<K> {
@@ -199,6 +216,7 @@ impl<K: Clone> StoryBook<K> {
         let mut decision = decide(
             self.mode,
             &signature,
+            vocabulary,
             self.recent.iter().map(|(_, k, s)| (k, s)),
             stats,
         );
@@ -280,7 +298,7 @@ mod tests {
         let roles: Vec<Role> = items
             .iter()
             .zip(signatures)
-            .map(|((key, _, _), s)| book.place(DAY, s, *key, &stats).role)
+            .map(|((key, _, _), s)| book.place(DAY, s, &[], *key, &stats).role)
             .collect();
         assert_eq!(roles, [Role::First, Role::Copy, Role::Update, Role::First]);
     }
@@ -296,8 +314,8 @@ mod tests {
             "",
             "",
         );
-        assert_eq!(book.place(0, en, "en", &stats).role, Role::First);
-        let decision = book.place(60, ru, "ru", &stats);
+        assert_eq!(book.place(0, en, &[], "en", &stats).role, Role::First);
+        let decision = book.place(60, ru, &[], "ru", &stats);
         assert_eq!((decision.role, decision.story), (Role::Update, Some("en")));
     }
 
@@ -308,15 +326,17 @@ mod tests {
         let title = "Kim Jong Un arrives in Vladivostok by armoured train";
         let mut book = book();
         assert_eq!(
-            book.place(0, b.signature(title, "", ""), "a", &stats).role,
+            book.place(0, b.signature(title, "", ""), &[], "a", &stats)
+                .role,
             Role::First
         );
-        let late = book.place(3 * DAY, b.signature(title, "", ""), "b", &stats);
+        let late = book.place(3 * DAY, b.signature(title, "", ""), &[], "b", &stats);
         assert_eq!(late.role, Role::First);
         let mut off = StoryBook::new(GroupMode::Off, std::time::Duration::from_secs(DAY as u64));
-        off.place(0, b.signature(title, "", ""), "a", &stats);
+        off.place(0, b.signature(title, "", ""), &[], "a", &stats);
         assert_eq!(
-            off.place(1, b.signature(title, "", ""), "b", &stats).role,
+            off.place(1, b.signature(title, "", ""), &[], "b", &stats)
+                .role,
             Role::First
         );
     }

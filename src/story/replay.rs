@@ -34,17 +34,18 @@ impl Replay {
         }
     }
 
-    /// Places a match of watch `watch` published at `at`; `key` names the story it would
-    /// start (the article's link).
+    /// Places a match of watch `watch` published at `at` (see [`super::decide`] for
+    /// `vocabulary`); `key` names the story it would start (the article's link).
     pub fn place(
         &mut self,
         watch: usize,
         at: i64,
         signature: Signature,
+        vocabulary: &[u64],
         key: String,
     ) -> Option<Decision<String>> {
         let book = self.books.get_mut(watch)?;
-        Some(book.place(at, signature, key, &self.stats))
+        Some(book.place(at, signature, vocabulary, key, &self.stats))
     }
 }
 
