@@ -12,14 +12,14 @@ use super::{Signature, TermStats};
 const COPY_SIMILARITY: f64 = 0.5;
 /// At least this similarity (same language): a new development of the same story.
 /// The thresholds are tuned on the labelled pairs in `eval/` (see eval/README.md).
-const UPDATE_SIMILARITY: f64 = 0.125;
+const UPDATE_SIMILARITY: f64 = 0.13;
 /// At least this similarity of numbers and names across languages, with at least
 /// [`CROSS_SHARED_ANCHORS`] of them shared: the same story in another language.
 const CROSS_SIMILARITY: f64 = 0.2;
 const CROSS_SHARED_ANCHORS: usize = 2;
 /// How much the words that made the match count, against other words as rare: every match of
 /// the watch has some of them.
-const VOCABULARY_WEIGHT: f64 = 0.5;
+const VOCABULARY_WEIGHT: f64 = 0.7;
 
 /// How a watch groups its matches (`group` in `[[watch]]`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
