@@ -279,6 +279,17 @@ fn five_outlets_make_one_alert_and_a_new_development_one_threaded_update() {
             "{outlet} in\n{text}"
         );
     }
+
+    // The backtest replays the archive the same way and says what grouping saved.
+    let backtest = world.env.run(&["backtest", "--since", "30d", "--json"]);
+    assert!(backtest.status.success(), "{}", backtest.describe());
+    let report: serde_json::Value =
+        serde_json::from_str(backtest.stdout.trim()).expect("one JSON line for one watch");
+    eprintln!("{report}");
+    assert_eq!(report["matches"], 7, "{report}");
+    assert_eq!(report["copies_suppressed"], 3, "{report}");
+    assert_eq!(report["updates_threaded"], 2, "{report}");
+    assert_eq!(report["alert_emails"], 4, "{report}");
 }
 
 #[test]

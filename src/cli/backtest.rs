@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::Args;
@@ -14,6 +15,7 @@ use newswatch::config::{Config, parse_duration};
 use newswatch::log_text::untrusted;
 use newswatch::rules::ArticleView;
 use newswatch::store::ArchivedArticle;
+use newswatch::story::{GroupMode, Replay, Role, Signature, SignatureBuilder};
 use newswatch::wording::plural;
 
 use super::{
@@ -42,9 +44,13 @@ struct WatchReport {
     articles_scanned: usize,
     matches: usize,
     /// The emails these matches would have sent, from when each article was fetched, with the
-    /// watch's mode (immediate or digest) and `max_per_hour`, leaving out articles already
-    /// older than `max_age` when fetched.
+    /// watch's mode (immediate or digest), `max_per_hour` and `group`, leaving out articles
+    /// already older than `max_age` when fetched.
     alert_emails: usize,
+    /// Of those matches, the ones story grouping (`group`) would have left out as copies of a
+    /// story already alerted, and sent as updates threaded on it.
+    copies_suppressed: usize,
+    updates_threaded: usize,
     /// Matches per day (UTC), by publication date, else the date it was fetched.
     per_day: BTreeMap<String, usize>,
     busiest_day: usize,
@@ -118,7 +124,22 @@ async fn run_checked(config_path: &Path, args: &BacktestArgs) -> Result<ExitCode
         .collect();
     let max_age = i64::try_from(config.polling.max_age.0.as_secs()).unwrap_or(i64::MAX);
     let mut fetched: Vec<Vec<i64>> = vec![Vec::new(); selected.len()];
-    for article in &articles {
+    // In order of publication, as the daemon would have met them, for story grouping.
+    let mut articles = articles;
+    articles.sort_by_key(|a| a.published_at.unwrap_or(a.fetched_at));
+    let builder = SignatureBuilder::new();
+    let signatures: Vec<Signature> = articles
+        .iter()
+        .map(|a| builder.signature(&a.title, &a.summary, &a.content))
+        .collect();
+    let configured = |index: usize| config.watches().find(|w| w.name() == watches.name(index));
+    let grouping = (0..watches.len()).map(|index| {
+        configured(index).map_or((GroupMode::Off, Duration::ZERO), |w| {
+            (w.group, w.group_window())
+        })
+    });
+    let mut stories = Replay::new(grouping.collect::<Vec<_>>(), &signatures);
+    for (article, signature) in articles.iter().zip(&signatures) {
         let authors: Vec<String> = serde_json::from_str(&article.authors).unwrap_or_default();
         let categories: Vec<String> = serde_json::from_str(&article.categories).unwrap_or_default();
         let labels = labels_of(&config, article);
@@ -144,7 +165,31 @@ async fn run_checked(config_path: &Path, args: &BacktestArgs) -> Result<ExitCode
             let day = day_of(article);
             report.matches += 1;
             if !too_old_to_alert {
-                fetched[slot].push(article.fetched_at);
+                let vocabulary = builder.vocabulary(found.hits.iter().map(|h| h.text.as_str()));
+                let role = stories
+                    .place(
+                        found.watch,
+                        article.published_at.unwrap_or(article.fetched_at),
+                        signature.clone(),
+                        &vocabulary,
+                        article.identity.clone(),
+                    )
+                    .map(|decision| decision.role);
+                let digest = configured(found.watch).is_some_and(|w| w.digest_schedule().is_some());
+                match role {
+                    // A copy is listed under its story in a digest, and not alerted otherwise.
+                    Some(Role::Copy) => {
+                        report.copies_suppressed += 1;
+                        if digest {
+                            fetched[slot].push(article.fetched_at);
+                        }
+                    }
+                    Some(Role::Update) => {
+                        report.updates_threaded += 1;
+                        fetched[slot].push(article.fetched_at);
+                    }
+                    _ => fetched[slot].push(article.fetched_at),
+                }
             }
             *report.per_day.entry(day.clone()).or_default() += 1;
             let mut terms: Vec<String> = Vec::new();
@@ -201,6 +246,13 @@ fn print(reports: &[WatchReport], args: &BacktestArgs) {
             report.articles_scanned,
             plural(report.alert_emails, "alert email", "alert emails")
         );
+        if report.copies_suppressed + report.updates_threaded > 0 {
+            say!(
+                "  story grouping: {} left out as copies of a story already alerted, {} sent as threaded updates",
+                plural(report.copies_suppressed, "match", "matches"),
+                report.updates_threaded
+            );
+        }
         say!(
             "  {:.1} per day with matches, {} on the busiest day",
             report.matches as f64 / days as f64,
