@@ -79,44 +79,54 @@ struct Report<'a> {
 /// Articles whose terms the story grouping weighs words by.
 pub const ARCHIVE_ARTICLES: usize = 20_000;
 
-/// How common each term is in the recent archive (see [`TermStats`]): seeded from the store
-/// at start, then kept up to date by this process's ingests. With several instances each
-/// counts what it stores, which changes the weights little.
-#[derive(Debug)]
+/// How common each term is in the recent archive (see [`TermStats`]): read from the store
+/// when the first ingest that groups stories needs it (a cycle with nothing new, or no watch
+/// that groups, never reads it), then kept up to date by this process's ingests. With several
+/// instances each counts what it stores, which changes the weights little.
+#[derive(Debug, Default)]
 pub struct Archive {
-    stats: Mutex<TermStats>,
+    stats: tokio::sync::OnceCell<Mutex<TermStats>>,
 }
 
 impl Archive {
-    /// Statistics over nothing yet.
-    pub fn empty() -> Self {
-        Self {
-            stats: Mutex::new(TermStats::new(ARCHIVE_ARTICLES)),
-        }
+    /// Statistics not read yet.
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// Statistics over the most recent stored articles.
-    pub async fn seeded(store: &Store) -> Result<Self, StoreError> {
-        let mut stats = TermStats::new(ARCHIVE_ARTICLES);
-        let mut recent = store.recent_signatures(ARCHIVE_ARTICLES).await?;
-        recent.reverse();
-        for signature in &recent {
-            stats.add(signature);
-        }
-        Ok(Self {
-            stats: Mutex::new(stats),
-        })
+    /// Reads the statistics from the store unless done before. Called before an ingest's
+    /// transaction, so the articles that ingest stores are counted once, by [`Archive::add`].
+    async fn ready(&self, store: &Store) -> Result<(), StoreError> {
+        self.stats
+            .get_or_try_init(|| async {
+                let mut stats = TermStats::new(ARCHIVE_ARTICLES);
+                let mut recent = store.recent_signatures(ARCHIVE_ARTICLES).await?;
+                recent.reverse();
+                for signature in &recent {
+                    stats.add(signature);
+                }
+                Ok::<_, StoreError>(Mutex::new(stats))
+            })
+            .await?;
+        Ok(())
     }
 
+    /// Counts newly stored articles; nothing before the statistics are read (the store has
+    /// them then).
     fn add<'a>(&self, signatures: impl Iterator<Item = &'a Signature>) {
-        let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
-        for signature in signatures {
-            stats.add(signature);
+        if let Some(stats) = self.stats.get() {
+            let mut stats = stats.lock().unwrap_or_else(|p| p.into_inner());
+            for signature in signatures {
+                stats.add(signature);
+            }
         }
     }
 
     fn with<T>(&self, f: impl FnOnce(&TermStats) -> T) -> T {
-        f(&self.stats.lock().unwrap_or_else(|p| p.into_inner()))
+        match self.stats.get() {
+            Some(stats) => f(&stats.lock().unwrap_or_else(|p| p.into_inner())),
+            None => f(&TermStats::new(ARCHIVE_ARTICLES)),
+        }
     }
 }
 
@@ -125,6 +135,15 @@ impl Archive {
 pub struct WatchTargets {
     pub watches: Vec<WatchDelivery>,
     pub message_id_domain: String,
+}
+
+impl WatchTargets {
+    /// Whether any watch that sends mail groups its matches into stories.
+    fn groups_stories(&self) -> bool {
+        self.watches
+            .iter()
+            .any(|w| w.group != GroupMode::Off && !w.recipients.is_empty())
+    }
 }
 
 /// What one ingest did.
@@ -205,21 +224,21 @@ impl Ingestor {
         let known = store
             .known_identities(articles.iter().map(|a| a.identity.as_str()))
             .await?;
-        let mut matched: Vec<Option<Vec<WatchMatch>>> = articles
-            .iter()
-            .map(|article| {
-                (!known.contains(&article.identity) && !self.watches.is_empty())
-                    .then(|| self.match_article(article, feed))
-            })
-            .collect();
-        let signatures: Vec<Option<Signature>> = articles
-            .iter()
-            .map(|article| {
-                (!known.contains(&article.identity))
-                    .then(|| story::signature_of(&self.signatures, article))
-            })
-            .collect();
+        let (mut matched, signatures): (Vec<Option<Vec<WatchMatch>>>, Vec<Option<Signature>>) =
+            articles
+                .iter()
+                .map(|article| {
+                    if known.contains(&article.identity) {
+                        return (None, None);
+                    }
+                    let (matches, signature) = self.analyse(article, feed);
+                    (Some(matches), Some(signature))
+                })
+                .unzip();
         let expect_new_articles = articles.iter().any(|a| !known.contains(&a.identity));
+        if expect_new_articles && self.targets.groups_stories() {
+            self.archive.ready(store).await?;
+        }
         let mut tx = store.begin_ingest(feed.lease, expect_new_articles).await?;
         // Counted once the transaction commits: (watch, whether an immediate alert was queued).
         let mut recorded: Vec<(&str, bool)> = Vec::new();
@@ -246,7 +265,7 @@ impl Ingestor {
             let notify = self.window.allows(article.published, feed.first_poll, now);
             let matches = matches
                 .take()
-                .unwrap_or_else(|| self.match_article(article, feed));
+                .unwrap_or_else(|| self.analyse(article, feed).0);
             tracing::debug!(
                 title = %untrusted(&article.title),
                 identity = %untrusted(&article.identity),
@@ -343,15 +362,16 @@ impl Ingestor {
         Ok(report)
     }
 
-    fn match_article(&self, article: &Article, feed: &FeedContext) -> Vec<WatchMatch> {
+    /// The watches a new article matches, and its story signature, from one analysis of it.
+    fn analyse(&self, article: &Article, feed: &FeedContext) -> (Vec<WatchMatch>, Signature) {
         if self.watches.is_empty() {
-            return Vec::new();
+            return (Vec::new(), story::signature_of(&self.signatures, article));
         }
         let document = self.watches.analyze(&article.view(feed.labels));
         let outcome = self.watches.matches(&document);
         self.metrics
             .presearch(outcome.candidates, outcome.matches.len());
-        outcome.matches
+        (outcome.matches, self.signatures.of_document(&document))
     }
 
     /// Where a new match of `watch` goes among the watch's stories of the last

@@ -538,7 +538,7 @@ impl Daemon {
         .map_err(|e| DaemonError::Setup(format!("HTTP client: {e}")))?;
         let metrics = Arc::new(Metrics::new());
         let message_id_domain = message_id_domain(&from);
-        let archive = Arc::new(Archive::seeded(&store).await?);
+        let archive = Arc::new(Archive::new());
         let pipeline = Pipeline::new(config, watches, &message_id_domain, &metrics, &archive);
         Ok(Arc::new(Daemon {
             archive,

@@ -244,6 +244,21 @@ impl<'a> Document<'a> {
         &self.texts[field as usize]
     }
 
+    /// The words of one field, in order: each one's byte range in [`Document::text`] and its
+    /// folded form.
+    pub fn field_words(&self, field: Field) -> impl Iterator<Item = (usize, usize, &str)> + '_ {
+        self.tokens
+            .iter()
+            .filter(move |t| t.field == field)
+            .map(|t| {
+                (
+                    t.start as usize,
+                    t.end as usize,
+                    &*self.words[t.word as usize],
+                )
+            })
+    }
+
     /// The language the article is in, declared or detected.
     pub fn lang(&self) -> Option<&str> {
         self.lang.as_deref()

@@ -251,24 +251,6 @@ pub mod sqlite {
              ON t.canonical_link = json_extract(j.value, '$.canonical_link') AND t.feed_id <> $2
          ORDER BY 1, 2, 3";
 
-    /// `$1`: JSON array of new entries, `$2`: the feed, `$3`: now → (id, identity) of each
-    /// article stored.
-    pub const INSERT_ARTICLES: &str =
-        "INSERT INTO articles (identity, feed_id, link, canonical_link, title, summary,
-                               content, authors, categories, lang, published_at, fetched_at,
-                               signature)
-         SELECT json_extract(r.value, '$.identity'), $2, json_extract(r.value, '$.link'),
-                json_extract(r.value, '$.canonical_link'), json_extract(r.value, '$.title'),
-                json_extract(r.value, '$.summary'), json_extract(r.value, '$.content'),
-                json_extract(r.value, '$.authors'), json_extract(r.value, '$.categories'),
-                json_extract(r.value, '$.lang'), json_extract(r.value, '$.published_at'), $3,
-                unhex(json_extract(r.value, '$.signature'))
-         FROM json_each($1) r
-         WHERE true
-         ORDER BY r.key
-         ON CONFLICT (identity) DO NOTHING
-         RETURNING id, identity";
-
     /// `$1`: the feed, `$2`: now, `$3`: JSON array of article ids.
     pub const INSERT_FEED_ARTICLES: &str =
         "INSERT INTO feed_articles (feed_id, article_id, first_seen_at)

@@ -1,9 +1,13 @@
 //! Feeds and their poll state: reconciling the table with the configuration, what is due, and
 //! the outcome of each poll.
 
+use super::feed_writes::{FeedWrite, Written};
 use super::ingest::record_poll_statement;
 use super::rows::{self, ClaimRow, FeedHealth, FeedPollState, FeedRow, PollStatus, QueuedFeed};
-use super::{Claimant, FeedLease, FeedSpec, PollRecord, Result, Store, StoreError, on_pool, on_tx};
+use super::{
+    Claimant, Db, FeedLease, FeedSpec, PollRecord, Result, Store, StoreError, dialect, on_pool,
+    on_tx,
+};
 
 impl Store {
     /// Reconciles the feeds table with the configuration, in a few statements whatever the
@@ -108,13 +112,29 @@ impl Store {
         claimant: &Claimant,
         even_if_not_due: bool,
     ) -> Result<Option<(FeedLease, FeedPollState)>> {
-        let claimed: Option<ClaimRow> = on_pool!(self, pool, sql => sqlx::query_as(sql::CLAIM_FEED)
-            .bind(feed_id)
-            .bind(&claimant.owner)
-            .bind(claimant.lease_seconds())
-            .bind(even_if_not_due)
-            .fetch_optional(pool)
-            .await?);
+        let claimed: Option<ClaimRow> = match &self.db {
+            Db::Sqlite(pool) => {
+                let write = FeedWrite::Claim {
+                    feed_id,
+                    owner: claimant.owner.clone(),
+                    lease_seconds: claimant.lease_seconds(),
+                    even_if_not_due,
+                };
+                match self.feed_writes.write(pool, &self.writer, write).await? {
+                    Written::Claimed(claimed) => claimed,
+                    Written::Recorded(_) => None,
+                }
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as(dialect::postgres::CLAIM_FEED)
+                    .bind(feed_id)
+                    .bind(&claimant.owner)
+                    .bind(claimant.lease_seconds())
+                    .bind(even_if_not_due)
+                    .fetch_optional(pool)
+                    .await?
+            }
+        };
         Ok(claimed.map(|row| {
             let lease = FeedLease {
                 feed_id,
@@ -127,10 +147,23 @@ impl Store {
     /// Records a poll that produced no articles to ingest (an error, or 304) and ends its
     /// lease: one statement, written only while `lease` is still this process's.
     pub async fn record_poll(&self, lease: FeedLease, record: &PollRecord, now: i64) -> Result<()> {
-        let held = on_pool!(self, pool, sql => record_poll_statement!(lease, record, now)
-            .execute(pool)
-            .await?
-            .rows_affected());
+        let held = match &self.db {
+            Db::Sqlite(pool) => {
+                let write = FeedWrite::Record {
+                    lease,
+                    record: record.clone(),
+                    now,
+                };
+                match self.feed_writes.write(pool, &self.writer, write).await? {
+                    Written::Recorded(rows) => rows,
+                    Written::Claimed(_) => 0,
+                }
+            }
+            Db::Postgres(pool) => record_poll_statement!(lease, record, now)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+        };
         if held == 0 {
             return Err(StoreError::LeaseLost {
                 feed_id: lease.feed_id,

@@ -6,6 +6,7 @@
 
 mod copy;
 mod dialect;
+mod feed_writes;
 mod feeds;
 mod ingest;
 mod instances;
@@ -248,6 +249,8 @@ pub struct Store {
     /// pooled connection, which times out), which keeps a long queue of feeds orderly.
     /// PostgreSQL writers run side by side.
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// SQLite: claims and poll records waiting for the writer, written together.
+    feed_writes: std::sync::Arc<feed_writes::FeedWrites>,
 }
 
 /// The backend a database URL names.
@@ -317,6 +320,7 @@ impl Store {
         Ok(Store {
             db,
             writer: Default::default(),
+            feed_writes: Default::default(),
         })
     }
 

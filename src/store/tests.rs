@@ -474,6 +474,69 @@ async fn a_feed_poll_is_claimed_once_and_a_lost_lease_writes_nothing() {
     }
 }
 
+/// Many polls claiming and recording at once (written together on SQLite): each feed is
+/// claimed by one of two claimants only, every record lands, and a stale lease among them
+/// fails alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_writing_at_once_each_claim_and_record_their_own_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in backends(&dir).await {
+        let store = Store::open(&url, None).await.unwrap();
+        let names: Vec<String> = (0..300).map(|i| format!("F{i:03}")).collect();
+        let specs = feed_specs(&names.iter().map(String::as_str).collect::<Vec<_>>());
+        store.sync_feeds(&specs).await.unwrap();
+        let ids: Vec<i64> = store.feeds().await.unwrap().iter().map(|f| f.id).collect();
+        let (stale, _) = store
+            .claim_feed(ids[0], &claimant("early", 60), true)
+            .await
+            .unwrap()
+            .unwrap();
+        store.record_poll(stale, &polled_ok(), 1).await.unwrap();
+        let mut polls = tokio::task::JoinSet::new();
+        for (i, &id) in ids.iter().enumerate() {
+            for owner in ["one", "two"] {
+                let store = store.clone();
+                polls.spawn(async move {
+                    let claimed = store.claim_feed(id, &claimant(owner, 60), true).await?;
+                    let Some((lease, state)) = claimed else {
+                        return Ok::<_, StoreError>(None);
+                    };
+                    assert_eq!(state.id, id, "a claim returns its own feed's state");
+                    let record = failed_until(1_000 + i as i64);
+                    store.record_poll(lease, &record, 10).await?;
+                    if i == 0 {
+                        // A record under a lease that has ended, among the others.
+                        let late = store.record_poll(stale, &record, 11).await;
+                        assert!(
+                            matches!(late, Err(StoreError::LeaseLost { .. })),
+                            "{late:?}"
+                        );
+                    }
+                    Ok(Some(id))
+                });
+            }
+        }
+        let mut polled = Vec::new();
+        while let Some(done) = polls.join_next().await {
+            polled.extend(done.unwrap().unwrap());
+        }
+        polled.sort_unstable();
+        // A feed whose first poll has ended may be claimed again (`once` claims even if not
+        // due): 300 to 600 polls, every feed polled.
+        let mut distinct = polled.clone();
+        distinct.dedup();
+        assert_eq!(distinct, ids, "{url}");
+        for feed in store.feeds().await.unwrap() {
+            let state = store.feed_poll_state(feed.id).await.unwrap().unwrap();
+            assert!(
+                state.consecutive_errors >= 1,
+                "{url}: {} recorded",
+                feed.name
+            );
+        }
+    }
+}
+
 /// A feed's schedule keeps its milliseconds: due at its time to the millisecond, not rounded
 /// to the second after, by the scan and by the claim (the database's clock).
 #[tokio::test]

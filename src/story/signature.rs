@@ -6,12 +6,15 @@
 //! across scripts. Each term is hashed with 64-bit FNV-1a over its UTF-8 bytes: the same on every
 //! platform and version, so signatures stored in the database stay comparable.
 
+use std::cell::RefCell;
 use std::hash::Hasher;
 
 use rust_stemmers::{Algorithm, Stemmer};
+use rustc_hash::FxHashMap;
 
 use super::numbers::number_at;
-use crate::rules::analysis::words;
+use crate::rules::analysis::{Word, words};
+use crate::rules::{Document, Field};
 
 /// Words of the lead that go into a signature, after the title's.
 const LEAD_WORDS: usize = 60;
@@ -133,13 +136,38 @@ impl SignatureBuilder {
         } else {
             summary
         };
+        let cut = |text: &str, limit: usize| -> Vec<Word> { words(text).take(limit).collect() };
+        let (title_words, lead_words) = (cut(title, usize::MAX), cut(lead, LEAD_WORDS));
+        self.of_words([(title, spelled(&title_words)), (lead, spelled(&lead_words))])
+    }
+
+    /// The signature of an article the matcher has analysed: the same terms as
+    /// [`SignatureBuilder::signature`] of its title, summary and text, without cutting and
+    /// folding its words again.
+    pub fn of_document(&self, document: &Document) -> Signature {
+        let field = |field: Field, limit: usize| -> (&str, Vec<Spelled<'_>>) {
+            let found = document
+                .field_words(field)
+                .take(limit)
+                .map(|(start, end, folded)| Spelled { start, end, folded })
+                .collect();
+            (document.text(field), found)
+        };
+        let lead = if document.text(Field::Summary).trim().is_empty() {
+            Field::Content
+        } else {
+            Field::Summary
+        };
+        self.of_words([field(Field::Title, usize::MAX), field(lead, LEAD_WORDS)])
+    }
+
+    fn of_words(&self, parts: [(&str, Vec<Spelled<'_>>); 2]) -> Signature {
         let mut words_out = Vec::new();
         let mut anchors = Vec::new();
         let (mut cyrillic, mut latin) = (0usize, 0usize);
-        for (text, limit) in [(title, usize::MAX), (lead, LEAD_WORDS)] {
-            let found: Vec<_> = words(text).take(limit).collect();
+        for (text, found) in &parts {
             // In a headline written in title case every word looks like a name.
-            let names_capitalised = !is_title_case(text, &found);
+            let names_capitalised = !is_title_case(text, found);
             let mut i = 0;
             while i < found.len() {
                 let word = &found[i];
@@ -153,25 +181,20 @@ impl SignatureBuilder {
                     continue;
                 }
                 i += 1;
-                if word.folded.chars().count() < 2 || is_stop_word(&word.folded) {
+                let Some(stemmed) = self.stemmed(word.folded) else {
                     continue;
-                }
-                let is_cyrillic = word.folded.chars().any(is_cyrillic);
-                let stem = if is_cyrillic {
-                    cyrillic += 1;
-                    self.russian.stem(&word.folded)
-                } else if word.folded.chars().any(|c| c.is_ascii_alphabetic()) {
-                    latin += 1;
-                    self.english.stem(&word.folded)
-                } else {
-                    std::borrow::Cow::Borrowed(word.folded.as_str())
                 };
-                words_out.push(hash("w", &stem));
+                match stemmed.script {
+                    Script::Cyrillic => cyrillic += 1,
+                    Script::Latin => latin += 1,
+                    Script::Other => {}
+                }
+                words_out.push(stemmed.term);
                 if names_capitalised && written.starts_with(char::is_uppercase) {
-                    let skeleton = if is_cyrillic {
-                        russian_name_skeleton(&word.folded)
+                    let skeleton = if stemmed.script == Script::Cyrillic {
+                        russian_name_skeleton(word.folded)
                     } else {
-                        skeleton(&word.folded)
+                        skeleton(word.folded)
                     };
                     if skeleton.len() >= MIN_SKELETON {
                         anchors.push(hash("s", &skeleton));
@@ -194,10 +217,75 @@ impl SignatureBuilder {
             anchors,
         }
     }
+
+    /// A folded word's stem term and script (`None` for a stop word or a single letter),
+    /// remembered per thread as the matcher remembers its keys.
+    fn stemmed(&self, folded: &str) -> Option<Stemmed> {
+        STEMMED.with_borrow_mut(|cache| {
+            if let Some(known) = cache.get(folded) {
+                return *known;
+            }
+            let stemmed = self.stem(folded);
+            if cache.len() >= STEM_CACHE_WORDS {
+                cache.clear();
+            }
+            cache.insert(folded.into(), stemmed);
+            stemmed
+        })
+    }
+
+    fn stem(&self, folded: &str) -> Option<Stemmed> {
+        if folded.chars().count() < 2 || is_stop_word(folded) {
+            return None;
+        }
+        let (script, stem) = if folded.chars().any(is_cyrillic) {
+            (Script::Cyrillic, self.russian.stem(folded))
+        } else if folded.chars().any(|c| c.is_ascii_alphabetic()) {
+            (Script::Latin, self.english.stem(folded))
+        } else {
+            (Script::Other, std::borrow::Cow::Borrowed(folded))
+        };
+        Some(Stemmed {
+            script,
+            term: hash("w", &stem),
+        })
+    }
+}
+
+/// Distinct words whose stem terms one thread remembers.
+const STEM_CACHE_WORDS: usize = 50_000;
+
+thread_local! {
+    static STEMMED: RefCell<FxHashMap<Box<str>, Option<Stemmed>>> = RefCell::default();
+}
+
+/// A word's stem term, and the script that counts towards the article's language.
+#[derive(Debug, Clone, Copy)]
+struct Stemmed {
+    script: Script,
+    term: u64,
+}
+
+/// A word of a text: its byte range there and its folded form.
+struct Spelled<'t> {
+    start: usize,
+    end: usize,
+    folded: &'t str,
+}
+
+fn spelled(found: &[Word]) -> Vec<Spelled<'_>> {
+    found
+        .iter()
+        .map(|w| Spelled {
+            start: w.start,
+            end: w.end,
+            folded: &w.folded,
+        })
+        .collect()
 }
 
 /// Whether nearly all longer words of a text are capitalised ("Kim Arrives In Russia's Far East").
-fn is_title_case(text: &str, found: &[crate::rules::analysis::Word]) -> bool {
+fn is_title_case(text: &str, found: &[Spelled]) -> bool {
     let long: Vec<&str> = found
         .iter()
         .map(|w| &text[w.start..w.end])
@@ -520,5 +608,80 @@ mod tests {
         let signature = b.signature("Title", "", &text);
         assert!(!signature.words.contains(&hash("w", "zebra")));
         assert!(signature.words.contains(&hash("w", "word")));
+    }
+
+    fn of_document(b: &SignatureBuilder, title: &str, summary: &str, content: &str) -> Signature {
+        let view = crate::rules::ArticleView {
+            title,
+            summary,
+            content,
+            ..Default::default()
+        };
+        b.of_document(&Document::build(
+            &crate::rules::Analyzer::new(),
+            &view,
+            false,
+        ))
+    }
+
+    #[test]
+    fn an_analysed_article_gives_the_signature_of_its_text() {
+        let b = builder();
+        let long =
+            "Putin said on Tuesday that 1,000 troops and 1.5 million shells would go. ".repeat(12);
+        for (title, summary, content) in [
+            (
+                "Kim Jong Un arrives in Russia's Far East",
+                "Kim's armoured train crossed at Khasan.",
+                "",
+            ),
+            ("Kim Arrives In Russia's Far East", "", &long[..]),
+            (
+                "Лавров прибыл в Пхеньян",
+                "Около 1 тыс. человек встретили Лаврова",
+                "текст",
+            ),
+            (
+                "",
+                "  ",
+                "Шойгу и Ким Чен Ын: 2 млн снарядов, Jong-un's visit",
+            ),
+            ("Ü-Boot “Ärger” — ½ price", "Ⅻ chapters, ﬁne print", ""),
+        ] {
+            assert_eq!(
+                of_document(&b, title, summary, content),
+                b.signature(title, summary, content),
+                "{title:?} / {summary:?}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 200, failure_persistence: None, ..Default::default()
+        })]
+        #[test]
+        fn any_analysed_text_gives_the_signature_of_the_text(
+            parts in proptest::collection::vec(
+                proptest::sample::select(&[
+                    "Kim", "Putin", "kim", "1,000", "1K", "тыс.", "1", "млн", "Лавров", "Пхеньяне",
+                    "the", "and", "Far", "East", "-", ", ", ". ", " ", " ", " ", "'s", "Jong-un",
+                    "ШОЙГУ", "x", "2.5", "million", "\u{00AD}", "é", "Ärger",
+                ][..]),
+                0..80,
+            ),
+            split in 0usize..80,
+            empty_summary in proptest::bool::ANY,
+        ) {
+            let text: String = parts.concat();
+            let cut = text.char_indices().map(|(i, _)| i).nth(split).unwrap_or(text.len());
+            let (title, rest) = text.split_at(cut);
+            let (summary, content) = if empty_summary { ("", rest) } else { (rest, title) };
+            let b = builder();
+            proptest::prop_assert_eq!(
+                of_document(&b, title, summary, content),
+                b.signature(title, summary, content)
+            );
+        }
     }
 }
