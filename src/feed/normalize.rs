@@ -14,22 +14,23 @@ fn plain(text: &Text, limit: usize) -> String {
     html_to_text(&text.content, limit)
 }
 
-/// The entry's link to the article page: the alternate link, made absolute, http(s) only.
-fn article_link(entry: &Entry, feed_url: &str) -> Option<String> {
+/// The entry's link to the article page: the alternate link, made absolute against the
+/// feed's URL, http(s) only.
+fn article_link(entry: &Entry, base: Option<&url::Url>) -> Option<String> {
     let link = entry
         .links
         .iter()
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
         .or_else(|| entry.links.first())?;
-    let base = url::Url::parse(feed_url).ok();
-    let url = match &base {
+    let url = match base {
         Some(base) => base.join(link.href.trim()).ok()?,
         None => url::Url::parse(link.href.trim()).ok()?,
     };
     matches!(url.scheme(), "http" | "https").then(|| url.to_string())
 }
 
-pub fn normalize_entry(entry: Entry, feed_url: &str, feed_lang: Option<&str>) -> Article {
+/// An entry as an article; `feed_url`: the feed's URL, parsed once for all its entries.
+pub fn normalize_entry(entry: Entry, feed_url: Option<&url::Url>, feed_lang: Option<&str>) -> Article {
     let title = entry
         .title
         .as_ref()

@@ -108,10 +108,11 @@ pub fn parse(
         .filter(|l| !l.is_empty())
         .map(str::to_string)
         .or_else(|| fallback_lang.map(str::to_string));
+    let base = url::Url::parse(feed_url).ok();
     let articles = feed
         .entries
         .into_iter()
-        .map(|entry| normalize_entry(entry, feed_url, language.as_deref()))
+        .map(|entry| normalize_entry(entry, base.as_ref(), language.as_deref()))
         .collect();
     Ok(ParsedFeed {
         title: feed.title.map(|t| clean_line(&t.content, 300)),
