@@ -8,7 +8,8 @@
 //! term stands for. An article's own words select the postings; only the watches for which
 //! every indexed clause was hit are verified. One clause alone lets a common word (a country,
 //! a minister) make every watch naming it a candidate; two keep the candidates close to the
-//! watches that really match.
+//! watches that really match. A posting also names the fields its term must occur in
+//! (`title:`), so a word met only in the summary does not make a title watch a candidate.
 
 use std::cell::RefCell;
 
@@ -16,7 +17,7 @@ use rustc_hash::FxHashMap;
 
 use super::analysis::Key;
 use super::compile::{CompiledWatch, Expr, MetaTest, Pattern, WordTest};
-use super::document::Document;
+use super::document::{Document, FieldMask};
 
 /// Most clauses a watch is indexed under; the article must hit all of them before the watch is
 /// verified. Each is one bit of [`Mark::clauses`].
@@ -30,8 +31,15 @@ enum Term {
     Meta(MetaTest),
 }
 
-/// Terms of which a matching article contains at least one.
-type Clause = Vec<Term>;
+/// A term, and the fields it counts in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FieldTerm {
+    term: Term,
+    fields: FieldMask,
+}
+
+/// Terms of which a matching article contains at least one, in their fields.
+type Clause = Vec<FieldTerm>;
 
 fn term_cost(term: &Term) -> u32 {
     match term {
@@ -49,14 +57,14 @@ fn term_cost(term: &Term) -> u32 {
     }
 }
 
-fn cost(terms: &[Term]) -> u32 {
-    terms.iter().map(term_cost).sum()
+fn cost(terms: &[FieldTerm]) -> u32 {
+    terms.iter().map(|t| term_cost(&t.term)).sum()
 }
 
-fn longest(terms: &[Term]) -> usize {
+fn longest(terms: &[FieldTerm]) -> usize {
     terms
         .iter()
-        .map(|t| match t {
+        .map(|t| match &t.term {
             Term::Key(Key::Stem(s) | Key::Exact(s)) => s.len(),
             Term::Prefix(s) | Term::Exact(s) => s.len(),
             _ => 0,
@@ -70,12 +78,16 @@ fn rank(clause: &Clause) -> (u32, std::cmp::Reverse<usize>) {
     (cost(clause), std::cmp::Reverse(longest(clause)))
 }
 
-fn word_terms(test: &WordTest) -> Clause {
-    match test {
+fn word_terms(test: &WordTest, fields: FieldMask) -> Clause {
+    let terms = match test {
         WordTest::Keys(keys) => keys.iter().cloned().map(Term::Key).collect(),
         WordTest::Prefix(prefix) => vec![Term::Prefix(prefix.clone())],
         WordTest::Exact(exact) => vec![Term::Exact(exact.clone())],
-    }
+    };
+    terms
+        .into_iter()
+        .map(|term| FieldTerm { term, fields })
+        .collect()
 }
 
 /// The clause that stands for an expression inside an OR: its cheapest one.
@@ -85,7 +97,11 @@ fn cheapest(clauses: Vec<Clause>) -> Option<Clause> {
 
 /// Every word of a phrase occurs in a matching article: one clause per word.
 fn pattern_clauses(pattern: &Pattern) -> Vec<Clause> {
-    pattern.words.iter().map(word_terms).collect()
+    pattern
+        .words
+        .iter()
+        .map(|word| word_terms(word, pattern.fields))
+        .collect()
 }
 
 /// Any of several patterns: one clause, the union of each pattern's cheapest word.
@@ -113,7 +129,10 @@ fn patterns_clauses(ids: &[u32], patterns: &[Pattern]) -> Vec<Clause> {
 fn clauses(expr: &Expr, patterns: &[Pattern]) -> Vec<Clause> {
     match expr {
         Expr::Patterns(ids) => patterns_clauses(ids, patterns),
-        Expr::Meta(test) => vec![vec![Term::Meta(test.clone())]],
+        Expr::Meta(test) => vec![vec![FieldTerm {
+            term: Term::Meta(test.clone()),
+            fields: FieldMask::ALL,
+        }]],
         Expr::Not(_) => Vec::new(),
         Expr::Or(children) => {
             let mut union = Vec::new();
@@ -145,7 +164,7 @@ fn clauses(expr: &Expr, patterns: &[Pattern]) -> Vec<Clause> {
 fn indexed_clauses(expr: &Expr, patterns: &[Pattern]) -> Vec<Clause> {
     let mut all = clauses(expr, patterns);
     for clause in &mut all {
-        let mut kept: Vec<Term> = Vec::with_capacity(clause.len());
+        let mut kept: Vec<FieldTerm> = Vec::with_capacity(clause.len());
         for term in clause.drain(..) {
             if !kept.contains(&term) {
                 kept.push(term);
@@ -167,11 +186,12 @@ fn indexed_clauses(expr: &Expr, patterns: &[Pattern]) -> Vec<Clause> {
     chosen
 }
 
-/// A watch, and the clause (bit) of it that a term stands for.
+/// A watch, the clause (bit) of it that a term stands for, and the fields the term counts in.
 #[derive(Debug, Clone, Copy)]
 struct Posting {
     watch: u32,
     clause: u8,
+    fields: FieldMask,
 }
 
 /// Per watch, the clauses an article hit, valid for one call of [`Presearch::candidates`]
@@ -193,15 +213,34 @@ thread_local! {
     static MARKS: RefCell<Marks> = RefCell::default();
 }
 
+/// An indexed prefix and its postings.
+type PrefixPostings = (Box<str>, Vec<Posting>);
+
+/// Characters of a prefix that file it; queries' prefixes have at least this many.
+const PREFIX_HEAD: usize = 3;
+
+/// The first `chars` characters of `text`, if it has as many.
+fn head(text: &str, chars: usize) -> Option<&str> {
+    let end = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain([text.len()])
+        .nth(chars)?;
+    Some(&text[..end])
+}
+
 /// Watches indexed by the terms of the clauses they require.
 #[derive(Debug, Default)]
 pub struct Presearch {
     by_key: FxHashMap<Key, Vec<Posting>>,
-    by_prefix: FxHashMap<Box<str>, Vec<Posting>>,
+    /// Prefixes filed under their first [`PREFIX_HEAD`] characters, so a word costs one lookup
+    /// of its own first characters rather than one per length of indexed prefix.
+    by_prefix: FxHashMap<Box<str>, Vec<PrefixPostings>>,
     by_exact: FxHashMap<Box<str>, Vec<Posting>>,
     by_meta: FxHashMap<MetaTest, Vec<Posting>>,
-    /// Character lengths of the indexed prefixes.
-    prefix_lengths: Vec<usize>,
+    /// Character lengths of the heads prefixes are filed under (only [`PREFIX_HEAD`] unless a
+    /// prefix is shorter).
+    prefix_heads: Vec<usize>,
     /// Per watch: the bits of the clauses it is indexed under (0 for the `always` ones).
     required: Vec<u8>,
     /// Watches with no required term: always verified.
@@ -223,16 +262,16 @@ impl Presearch {
             }
             for (clause, terms) in chosen.into_iter().enumerate() {
                 index.required[id] |= 1 << clause;
-                let posting = Posting {
-                    watch: watch_id,
-                    clause: 1 << clause,
-                };
-                for term in terms {
+                for FieldTerm { term, fields } in terms {
+                    let posting = Posting {
+                        watch: watch_id,
+                        clause: 1 << clause,
+                        fields,
+                    };
                     index.add(term, posting);
                 }
             }
         }
-        index.prefix_lengths.sort_unstable();
         index
     }
 
@@ -240,11 +279,16 @@ impl Presearch {
         match term {
             Term::Key(key) => self.by_key.entry(key).or_default().push(posting),
             Term::Prefix(p) => {
-                let len = p.chars().count();
-                if !self.prefix_lengths.contains(&len) {
-                    self.prefix_lengths.push(len);
+                let head_chars = p.chars().count().min(PREFIX_HEAD);
+                if !self.prefix_heads.contains(&head_chars) {
+                    self.prefix_heads.push(head_chars);
                 }
-                self.by_prefix.entry(p.into()).or_default().push(posting);
+                let filed_under = head(&p, head_chars).unwrap_or(&p);
+                let bucket = self.by_prefix.entry(filed_under.into()).or_default();
+                match bucket.iter_mut().find(|(prefix, _)| **prefix == *p) {
+                    Some((_, postings)) => postings.push(posting),
+                    None => bucket.push((p.into(), vec![posting])),
+                }
             }
             Term::Exact(e) => self.by_exact.entry(e.into()).or_default().push(posting),
             Term::Meta(m) => self.by_meta.entry(m).or_default().push(posting),
@@ -265,8 +309,11 @@ impl Presearch {
                 }
             };
             let mut out = self.always.clone();
-            let mut hit = |postings: &[Posting]| {
+            let mut hit = |postings: &[Posting], found_in: FieldMask| {
                 for posting in postings {
+                    if !posting.fields.intersects(found_in) {
+                        continue;
+                    }
                     let id = posting.watch as usize;
                     let mark = &mut marks.marks[id];
                     if mark.generation != marks.generation {
@@ -288,19 +335,23 @@ impl Presearch {
         })
     }
 
-    /// Calls `hit` with the postings of every indexed term `doc` contains.
-    fn visit_postings(&self, doc: &Document, hit: &mut impl FnMut(&[Posting])) {
-        for key in doc.index.keys() {
+    /// Calls `hit` with the postings of every indexed term `doc` contains, and the fields
+    /// it contains the term in.
+    fn visit_postings(&self, doc: &Document, hit: &mut impl FnMut(&[Posting], FieldMask)) {
+        for (key, words) in &doc.index {
             if let Some(postings) = self.by_key.get(key) {
-                hit(postings);
+                let found_in = words.iter().fold(FieldMask::NONE, |mask, &w| {
+                    mask.union(doc.word_fields[w as usize])
+                });
+                hit(postings, found_in);
             }
         }
         if !self.by_exact.is_empty() || !self.by_prefix.is_empty() {
-            for word in &doc.words {
+            for (word, &found_in) in doc.words.iter().zip(&doc.word_fields) {
                 if let Some(postings) = self.by_exact.get(&**word) {
-                    hit(postings);
+                    hit(postings, found_in);
                 }
-                self.visit_prefixes(word, hit);
+                self.visit_prefixes(word, found_in, hit);
             }
         }
         if !self.by_meta.is_empty() {
@@ -312,35 +363,26 @@ impl Presearch {
                 .chain(doc.lang.iter().map(|l| MetaTest::Lang(l.clone())));
             for meta in metas {
                 if let Some(postings) = self.by_meta.get(&meta) {
-                    hit(postings);
+                    hit(postings, FieldMask::ALL);
                 }
             }
         }
     }
 
-    fn visit_prefixes(&self, word: &str, hit: &mut impl FnMut(&[Posting])) {
-        if self.prefix_lengths.is_empty() {
-            return;
-        }
-        let mut boundaries = word.char_indices().map(|(i, _)| i).chain([word.len()]);
-        let mut chars = 0;
-        let mut lengths = self.prefix_lengths.iter().peekable();
-        for end in boundaries.by_ref().skip(1) {
-            chars += 1;
-            while let Some(&&len) = lengths.peek() {
-                if len < chars {
-                    lengths.next();
-                    continue;
+    fn visit_prefixes(
+        &self,
+        word: &str,
+        found_in: FieldMask,
+        hit: &mut impl FnMut(&[Posting], FieldMask),
+    ) {
+        for &head_chars in &self.prefix_heads {
+            let Some(bucket) = head(word, head_chars).and_then(|h| self.by_prefix.get(h)) else {
+                continue;
+            };
+            for (prefix, postings) in bucket {
+                if word.starts_with(&**prefix) {
+                    hit(postings, found_in);
                 }
-                if len == chars
-                    && let Some(postings) = self.by_prefix.get(&word[..end])
-                {
-                    hit(postings);
-                }
-                break;
-            }
-            if lengths.peek().is_none() {
-                break;
             }
         }
     }
@@ -455,6 +497,26 @@ mod tests {
             0..max_words,
         )
         .prop_map(|words| words.into_iter().map(|(w, s)| format!("{w}{s}")).collect())
+    }
+
+    #[test]
+    fn a_word_outside_the_scoped_field_proposes_no_candidate() {
+        let sources = [WatchSource {
+            name: "w".into(),
+            query: "title:(missile) AND korea".into(),
+        }];
+        let set = WatchSet::compile(&sources, &lists()).unwrap_or_else(|e| panic!("{e:?}"));
+        let in_summary = ArticleView {
+            title: "Korea",
+            summary: "a missile",
+            ..Default::default()
+        };
+        assert_eq!(set.matches(&set.analyze(&in_summary)).candidates, 0);
+        let in_title = ArticleView {
+            title: "Korea missile",
+            ..Default::default()
+        };
+        assert_eq!(set.matches(&set.analyze(&in_title)).matches.len(), 1);
     }
 
     proptest! {
