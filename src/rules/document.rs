@@ -202,19 +202,19 @@ impl<'a> Document<'a> {
         word_ids: &mut WordIds,
     ) -> u32 {
         let mut pos = first_pos;
-        for word in analysis::words(text) {
-            let id = match word_ids.ids.get(word.folded.as_str()) {
+        analysis::for_each_word(text, |start, end, folded| {
+            let id = match word_ids.ids.get(folded) {
                 Some(&id) => id,
                 None => {
                     let id = self.words.len() as u32;
-                    analyzer.text_keys(&word.folded, &mut word_ids.keys);
+                    analyzer.text_keys(folded, &mut word_ids.keys);
                     for key in word_ids.keys.drain(..) {
                         self.index.entry(key).or_default().push(id);
                     }
-                    self.words.push(word.folded.clone().into_boxed_str());
+                    self.words.push(folded.into());
                     self.word_tokens.push(Vec::new());
                     self.word_fields.push(FieldMask::NONE);
-                    word_ids.ids.insert(word.folded, id);
+                    word_ids.ids.insert(folded.into(), id);
                     id
                 }
             };
@@ -222,14 +222,14 @@ impl<'a> Document<'a> {
             self.tokens.push(Token {
                 field,
                 pos,
-                start: (offset + word.start) as u32,
-                end: (offset + word.end) as u32,
+                start: (offset + start) as u32,
+                end: (offset + end) as u32,
                 word: id,
             });
             self.word_tokens[id as usize].push(token);
             self.word_fields[id as usize] = self.word_fields[id as usize].with(field);
             pos += 1;
-        }
+        });
         pos
     }
 
