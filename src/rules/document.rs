@@ -54,9 +54,23 @@ impl FieldMask {
     pub const CATEGORY: FieldMask = FieldMask(16);
     /// The default scope: title, summary and content.
     pub const TEXT: FieldMask = FieldMask(1 | 2 | 4);
+    pub const NONE: FieldMask = FieldMask(0);
+    pub const ALL: FieldMask = FieldMask(1 | 2 | 4 | 8 | 16);
 
     pub fn contains(self, field: Field) -> bool {
         self.0 & field.bit() != 0
+    }
+
+    pub fn with(self, field: Field) -> FieldMask {
+        FieldMask(self.0 | field.bit())
+    }
+
+    pub fn union(self, other: FieldMask) -> FieldMask {
+        FieldMask(self.0 | other.0)
+    }
+
+    pub fn intersects(self, other: FieldMask) -> bool {
+        self.0 & other.0 != 0
     }
 }
 
@@ -108,6 +122,8 @@ pub struct Document<'a> {
     pub(crate) words: Vec<Box<str>>,
     /// Per distinct word: its occurrences.
     pub(crate) word_tokens: Vec<Vec<u32>>,
+    /// Per distinct word: the fields it occurs in.
+    pub(crate) word_fields: Vec<FieldMask>,
     /// Key → distinct words having it.
     pub(crate) index: FxHashMap<Key, Vec<u32>>,
     /// Distinct word ids sorted by spelling, for prefix search.
@@ -130,6 +146,7 @@ impl<'a> Document<'a> {
             tokens: Vec::new(),
             words: Vec::new(),
             word_tokens: Vec::new(),
+            word_fields: Vec::new(),
             index: FxHashMap::default(),
             sorted_words: Vec::new(),
             sites: article.link.map(site_suffixes).unwrap_or_default(),
@@ -185,18 +202,19 @@ impl<'a> Document<'a> {
         word_ids: &mut WordIds,
     ) -> u32 {
         let mut pos = first_pos;
-        for word in analysis::words(text) {
-            let id = match word_ids.ids.get(word.folded.as_str()) {
+        analysis::for_each_word(text, |start, end, folded| {
+            let id = match word_ids.ids.get(folded) {
                 Some(&id) => id,
                 None => {
                     let id = self.words.len() as u32;
-                    analyzer.text_keys(&word.folded, &mut word_ids.keys);
+                    analyzer.text_keys(folded, &mut word_ids.keys);
                     for key in word_ids.keys.drain(..) {
                         self.index.entry(key).or_default().push(id);
                     }
-                    self.words.push(word.folded.clone().into_boxed_str());
+                    self.words.push(folded.into());
                     self.word_tokens.push(Vec::new());
-                    word_ids.ids.insert(word.folded, id);
+                    self.word_fields.push(FieldMask::NONE);
+                    word_ids.ids.insert(folded.into(), id);
                     id
                 }
             };
@@ -204,13 +222,14 @@ impl<'a> Document<'a> {
             self.tokens.push(Token {
                 field,
                 pos,
-                start: (offset + word.start) as u32,
-                end: (offset + word.end) as u32,
+                start: (offset + start) as u32,
+                end: (offset + end) as u32,
                 word: id,
             });
             self.word_tokens[id as usize].push(token);
+            self.word_fields[id as usize] = self.word_fields[id as usize].with(field);
             pos += 1;
-        }
+        });
         pos
     }
 
