@@ -30,7 +30,11 @@ fn article_link(entry: &Entry, base: Option<&url::Url>) -> Option<String> {
 }
 
 /// An entry as an article; `feed_url`: the feed's URL, parsed once for all its entries.
-pub fn normalize_entry(entry: Entry, feed_url: Option<&url::Url>, feed_lang: Option<&str>) -> Article {
+pub fn normalize_entry(
+    entry: Entry,
+    feed_url: Option<&url::Url>,
+    feed_lang: Option<&str>,
+) -> Article {
     let title = entry
         .title
         .as_ref()
