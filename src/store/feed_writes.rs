@@ -73,10 +73,11 @@ impl FeedWrites {
             return result;
         }
         loop {
+            // The oldest first, so that this one's turn comes however many keep arriving.
             let batch: Vec<Pending> = {
                 let mut waiting = self.lock();
-                let keep = waiting.len().saturating_sub(MOST_PER_COMMIT);
-                waiting.split_off(keep)
+                let take = waiting.len().min(MOST_PER_COMMIT);
+                waiting.drain(..take).collect()
             };
             if batch.is_empty() {
                 break;
