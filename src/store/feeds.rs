@@ -103,9 +103,11 @@ impl Store {
         }))
     }
 
-    /// Claims a poll of `feed_id` for `claimant`, committed at once, with the state the poll
-    /// starts from (one round trip): `None` when another live process holds it, or when it is
-    /// not due (by the database's clock) unless `even_if_not_due` (`once` polls every feed).
+    /// Claims a poll of `feed_id` for `claimant`, committed before it returns, with the state
+    /// the poll starts from (one statement; on SQLite committed together with the other polls'
+    /// claims and records waiting, see `feed_writes`): `None` when another live process holds
+    /// it, or when it is not due (by the database's clock) unless `even_if_not_due` (`once`
+    /// polls every feed).
     pub async fn claim_feed(
         &self,
         feed_id: i64,
@@ -145,7 +147,8 @@ impl Store {
     }
 
     /// Records a poll that produced no articles to ingest (an error, or 304) and ends its
-    /// lease: one statement, written only while `lease` is still this process's.
+    /// lease: one statement (on SQLite committed with others, as claims are), written only
+    /// while `lease` is still this process's.
     pub async fn record_poll(&self, lease: FeedLease, record: &PollRecord, now: i64) -> Result<()> {
         let held = match &self.db {
             Db::Sqlite(pool) => {
