@@ -251,6 +251,14 @@ pub mod sqlite {
              ON t.canonical_link = json_extract(j.value, '$.canonical_link') AND t.feed_id <> $2
          ORDER BY 1, 2, 3";
 
+    /// New articles as rows of bound values: this, then `(…), (…)` with the 13 columns in this
+    /// order, then [`INSERT_ARTICLES_END`] → (id, identity) of each article stored.
+    pub const INSERT_ARTICLES_START: &str =
+        "INSERT INTO articles (identity, feed_id, link, canonical_link, title, summary, content,
+                               authors, categories, lang, published_at, fetched_at, signature) ";
+    pub const INSERT_ARTICLES_END: &str =
+        " ON CONFLICT (identity) DO NOTHING RETURNING id, identity";
+
     /// `$1`: the feed, `$2`: now, `$3`: JSON array of article ids.
     pub const INSERT_FEED_ARTICLES: &str =
         "INSERT INTO feed_articles (feed_id, article_id, first_seen_at)

@@ -452,15 +452,13 @@ async fn insert_rows(
     rows: &[&ArticleRow<'_>],
     now: i64,
 ) -> Result<Vec<(i64, String)>> {
+    use super::dialect::{postgres, sqlite};
     match tx {
         Tx::Sqlite(conn) => {
             let mut created = Vec::with_capacity(rows.len());
             for chunk in rows.chunks(SQLITE_ROWS_PER_INSERT) {
-                let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                    "INSERT INTO articles (identity, feed_id, link, canonical_link, title, \
-                     summary, content, authors, categories, lang, published_at, fetched_at, \
-                     signature) ",
-                );
+                let mut insert =
+                    sqlx::QueryBuilder::<sqlx::Sqlite>::new(sqlite::INSERT_ARTICLES_START);
                 insert.push_values(chunk, |mut row, article| {
                     row.push_bind(article.identity)
                         .push_bind(feed_id)
@@ -476,7 +474,7 @@ async fn insert_rows(
                         .push_bind(now)
                         .push_bind(article.signature.as_deref());
                 });
-                insert.push(" ON CONFLICT (identity) DO NOTHING RETURNING id, identity");
+                insert.push(sqlite::INSERT_ARTICLES_END);
                 created.extend(
                     insert
                         .build_query_as::<(i64, String)>()
@@ -488,7 +486,7 @@ async fn insert_rows(
         }
         Tx::Postgres(conn) => {
             let batch = serde_json::to_string(rows).unwrap_or_else(|_| "[]".into());
-            Ok(sqlx::query_as(super::dialect::postgres::INSERT_ARTICLES)
+            Ok(sqlx::query_as(postgres::INSERT_ARTICLES)
                 .bind(&batch)
                 .bind(feed_id)
                 .bind(now)
